@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The project's one test command (README.md names it; .ci/run runs it): set up, check, test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+echo "== notebooks and package agree, notebooks clean, README generated"
+.venv/bin/nbdev-export
+.venv/bin/nbdev-clean
+.venv/bin/python tools/make_readme.py --check
+if [ -n "$(git status --porcelain -- fastbook_ch7 nbs README.md 2>/dev/null)" ]; then
+  git status --porcelain -- fastbook_ch7 nbs README.md
+  echo "nbdev-export/nbdev-clean changed the files above: the package must be what the notebooks export and notebooks must be clean; run them and commit" >&2
+  exit 1
+fi
+echo "== nbdev-test (every notebook, CPU recipe)"
+.venv/bin/nbdev-test --n_workers 2 --timing
+echo "== pytest"
+.venv/bin/pytest -q -p no:cacheprovider
