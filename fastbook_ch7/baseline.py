@@ -40,8 +40,8 @@ class Recipe:
 def recipe(gpu=None, **overrides) -> Recipe:
     "The chapter's recipe on a GPU, a tiny one on the synthetic stand-in on a CPU; `gpu=None` asks torch"
     gpu = torch.cuda.is_available() if gpu is None else gpu
-    base = Recipe(gpu=True) if gpu else Recipe(gpu=False, data='synthetic', arch='xresnet18', epochs=5, lr=3e-3,
-        bs=64, size=48, presize=96, sizes=(32, 48), prog_epochs=(4, 5), prog_lr=1e-3, lr_find_iters=30)
+    base = Recipe(gpu=True) if gpu else Recipe(gpu=False, data='synthetic', arch='xresnet18', epochs=5, lr=1e-2,
+        bs=32, size=48, presize=96, sizes=(32, 48), prog_epochs=(4, 5), prog_lr=3e-3, lr_find_iters=30)
     bad = [k for k in overrides if k not in {f.name for f in dataclasses.fields(Recipe)}]
     if bad: raise TypeError(f"Unknown recipe setting(s) {bad}: use {[f.name for f in dataclasses.fields(Recipe)]}")
     return dataclasses.replace(base, **overrides)

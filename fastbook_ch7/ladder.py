@@ -51,9 +51,12 @@ class EpochLog(Callback):
     "Record the image size, losses and metrics of every epoch, across several fits"
     order = Recorder.order + 1
     def __init__(self): self.epochs = []
+    def before_train(self): self.trained = True  # `get_preds` fires after_epoch too, without training
     def after_batch(self):
         if self.training: self.size = self.xb[0].shape[-1]
     def after_epoch(self):
+        if not getattr(self, 'trained', False): return
+        self.trained = False
         names = self.recorder.metric_names[1:-1]
         self.epochs.append(dict(size=int(getattr(self, 'size', 0)), **dict(zip(names, map(float, self.recorder.values[-1])))))
 

@@ -1,0 +1,20 @@
+import os, sys, shutil, subprocess
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+@pytest.fixture(scope='session')
+def tiny_data(tmp_path_factory):
+    "A tiny synthetic dataset (10 classes, 8 train / 4 val images each, 32px): trains in a second"
+    from fastbook_ch7.data import make_synthetic_imagenette
+    return make_synthetic_imagenette(tmp_path_factory.mktemp('data')/'tiny', n_train=8, n_valid=4, size=32)
+
+# The recipe options that make a ladder run on `tiny_data` take seconds
+TINY = ['--cpu', '--size', '16', '--bs', '16', '--epochs', '1']
+
+def cli(*args, env=None, **kwargs):
+    "Run the installed `fastbook_ch7` console script; return the CompletedProcess"
+    e = {**os.environ, 'PYTHONWARNINGS': 'ignore', **(env or {})}
+    return subprocess.run([str(BIN/'fastbook_ch7'), *map(str, args)], capture_output=True, text=True, env=e, timeout=600, **kwargs)

@@ -1,0 +1,71 @@
+"A ladder run killed in the middle of a stage resumes: finished stages are skipped, the unfinished one is redone."
+import json, os, signal, subprocess, sys, threading, time
+from pathlib import Path
+import pytest
+from conftest import BIN, TINY, cli
+
+STAGES = 'baseline,normalize'
+
+def start(data, out):
+    return subprocess.Popen([str(BIN/'fastbook_ch7'), 'run', '--data', str(data), '--out', str(out), *TINY, '--stages', STAGES],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, 'PYTHONWARNINGS': 'ignore'})
+
+def wait_for_stage(proc, stage, timeout=300):
+    "Drain the run's stdout in a thread (so it never blocks on a full pipe) until it starts `stage`"
+    started = threading.Event()
+    def drain():
+        for line in proc.stdout:
+            if line.startswith(f'[{stage}]'): started.set()
+    threading.Thread(target=drain, daemon=True).start()
+    assert started.wait(timeout), f'{stage} did not start within {timeout}s'
+    assert proc.poll() is None, 'the run ended before it could be killed'
+
+
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGKILL])
+def test_kill_and_resume(tmp_path, tiny_data, sig):
+    out = tmp_path/'out'
+    proc = start(tiny_data, out)
+    wait_for_stage(proc, 'normalize')
+    time.sleep(1.5)  # inside the normalize stage's training
+    proc.send_signal(sig)
+    rc = proc.wait(timeout=120)
+    err = proc.stderr.read()
+    if sig == signal.SIGINT:
+        assert rc == 130, (rc, err[-2000:])
+        assert 'run the same command again to resume' in err
+    else: assert rc == -signal.SIGKILL
+    assert (out/'rows'/'baseline.json').exists() and (out/'weights'/'baseline.pth').exists()
+    assert not (out/'rows'/'normalize.json').exists()
+    baseline_row = (out/'rows'/'baseline.json').read_text()
+    res = cli('run', '--data', tiny_data, '--out', out, *TINY, '--stages', STAGES)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert '[baseline] already done' in res.stdout
+    assert '[normalize]' in res.stdout and '[normalize] already done' not in res.stdout
+    assert (out/'rows'/'baseline.json').read_text() == baseline_row, 'a finished stage is never redone'
+    rows = [l.split(',')[0] for l in (out/'results.csv').read_text().splitlines()[1:]]
+    assert rows == ['baseline', 'normalize']
+    assert not [p for p in out.rglob('*') if p.name.endswith('.tmp')], 'a finished run leaves no temporary files'
+
+def test_resumed_equals_fresh(tmp_path, tiny_data):
+    "Every stage starts from the same seed, so a stage redone after a kill gives the same numbers as a fresh run"
+    fresh = cli('run', '--data', tiny_data, '--out', tmp_path/'fresh', *TINY, '--stages', STAGES)
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+    part = cli('run', '--data', tiny_data, '--out', tmp_path/'part', *TINY, '--stages', 'baseline')
+    assert part.returncode == 0
+    rest = cli('run', '--data', tiny_data, '--out', tmp_path/'part', *TINY, '--stages', STAGES)
+    assert rest.returncode == 0
+    acc = lambda o: [json.loads((tmp_path/o/'rows'/f'{s}.json').read_text())[0]['accuracy'] for s in STAGES.split(',')]
+    assert acc('fresh') == acc('part')
+
+def test_other_recipe_refused(tmp_path, tiny_data):
+    out = tmp_path/'out'
+    assert cli('run', '--data', tiny_data, '--out', out, *TINY, '--stages', 'baseline').returncode == 0
+    res = cli('run', '--data', tiny_data, '--out', out, *TINY[:-1], '2', '--stages', 'baseline')
+    assert res.returncode == 2 and 'holds results of a different recipe' in res.stderr and 'Traceback' not in res.stderr
+
+def test_weights_are_plain_state_dicts(tmp_path, tiny_data):
+    import torch
+    out = tmp_path/'out'
+    assert cli('run', '--data', tiny_data, '--out', out, *TINY, '--stages', 'baseline').returncode == 0
+    sd = torch.load(out/'weights'/'baseline.pth', weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in sd.values())
