@@ -1,20 +1,27 @@
 """The mixup and label-smoothing widgets, tested the way a reader uses them: in a real browser.
 
 Why Voilà and not a small hand-written page: the widgets are ipywidgets whose pictures are drawn by Python
-callbacks in a kernel. A page of our own would need its own kernel, websocket and widget-manager plumbing —
-i.e. it would re-implement (and so test) our plumbing, not what a reader sees. Voilà renders a notebook
-(`tests/widgets_demo.ipynb`) with the same JupyterLab widget manager and output area a reader gets in Jupyter,
-from the same kernel round-trip (slider moved in the page → Python callback → new picture sent back), and is one
-`pip install`. The demo notebook lives in `tests/`, not `nbs/`, so nbdev neither exports nor tests it.
+callbacks in a kernel. A page of our own would need its own kernel, websocket and widget-manager plumbing, so it
+would test that plumbing rather than what a reader sees. Voilà renders a notebook (`tests/widgets_demo.ipynb`)
+with the same JupyterLab widget manager and output area a reader gets in Jupyter, through the same kernel
+round-trip (slider moved in the page → Python callback → new picture sent back), and it is one `pip install`.
+The demo notebook lives in `tests/`, not `nbs/`, so nbdev neither exports nor tests it.
 
-The test starts Voilà on a free port of 127.0.0.1, opens the page in Debian's headless Chromium driven by
-Playwright (`executable_path='/usr/bin/chromium'`; nothing downloads a browser), moves the λ and ε sliders with
-the keyboard, checks that the text on the page shows the values `fastbook_ch7` computes for the new slider value,
-and that the screenshot of the widget changed. It saves the screenshots to `nbs/images/` for the README.
+The test starts Voilà on a free port of 127.0.0.1 and opens the page in Debian's headless Chromium driven by
+Playwright (`executable_path='/usr/bin/chromium'`; nothing downloads a browser). For each widget it moves the
+slider with the keyboard (focus the handle, PageUp/PageDown, End), then checks that
+- the slider's readout shows the value those keys give,
+- the widget's caption shows the targets `fastbook_ch7` computes for that value (`mixup_batch` of one-hot
+  targets; `smooth_targets`), e.g. the true class's smoothed target goes from 0.920 (N=5, ε=0.1) to its value for
+  the new ε,
+- the picture the page shows is the widget's frame function (`mixup_frame`, `smoothing_frame`) drawn for that
+  value in this process, so the bars moved as they should,
+- a screenshot of the widget differs from the one before the move.
+It saves the screenshots to `nbs/images/` for the README.
 
-Missing Chromium, playwright or voila → the tests skip, unless `REQUIRE_BROWSER=1` (CI), then they fail.
+Missing Chromium, playwright or voila → the tests skip, unless env `REQUIRE_BROWSER=1` (CI): then they fail.
 """
-import importlib.util, os, re, signal, socket, subprocess, sys, tempfile, time
+import base64, contextlib, importlib.util, io, os, re, signal, socket, subprocess, sys, tempfile, time
 from pathlib import Path
 import pytest
 
@@ -24,24 +31,28 @@ IMAGES = ROOT/'nbs'/'images'
 CHROMIUM = Path('/usr/bin/chromium')
 CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
                  '--disable-component-update', '--no-first-run']
-# Generous but bounded: the machine may be busy. Once the page is up, the tests themselves take seconds.
-SERVER_START_S = 90     # voila process listening on its port
-PAGE_READY_S = 300      # kernel started, notebook executed (imports fastai), both widgets drawn
-UPDATE_MS = 30_000      # one slider move → new values and new picture on the page
+# Generous but bounded waits: the machine may be busy. Once the page is up, the tests take seconds.
+SERVER_START_S = 90     # voila listening on its port
+PAGE_READY_S = 300      # kernel started, demo notebook executed (it imports fastai), both widgets drawn
+UPDATE_S = 30           # one slider move → new readout, caption and picture in the page
+PAGE_KEY_STEPS = 5      # PageUp/PageDown move an ipywidgets slider (noUiSlider) by 5 steps
+# What tests/widgets_demo.ipynb builds: keep the two in step (the tests check the page's first state against it).
+MIX = dict(class_a='circle', class_b='star', lam=0.5)
+SMOOTH = dict(n_classes=5, eps=0.1)
 
 
 def _require(ok, reason):
-    "Skip with `reason` when `ok` is false — or fail when env `REQUIRE_BROWSER=1` (CI must run these tests)"
+    "Skip with `reason` when `ok` is false, or fail when env `REQUIRE_BROWSER=1` (CI must run these tests)"
     if ok: return
     if os.environ.get('REQUIRE_BROWSER') == '1': pytest.fail(f"REQUIRE_BROWSER=1 but {reason}", pytrace=False)
     pytest.skip(reason)
 
 
 def _check_tools():
-    "Everything the browser tests need, or skip/fail naming what is missing and how to get it"
+    "Skip (or fail) naming whatever the browser tests need and is missing, and how to get it"
     missing = [f"{m} (pip install {m})" for m in ('playwright', 'voila') if importlib.util.find_spec(m) is None]
-    if not CHROMIUM.exists(): missing.append(f"{CHROMIUM} (run tools/install_browser.sh, i.e. apt-get install -y chromium)")
-    _require(not missing, "browser test needs " + ", ".join(missing))
+    if not CHROMIUM.exists(): missing.append(f"{CHROMIUM} (run tools/install_browser.sh: apt-get install -y chromium)")
+    _require(not missing, "the browser tests need " + ", ".join(missing))
 
 
 def _free_port():
@@ -63,127 +74,219 @@ def _tail(path, n=40):
 
 
 def _stop(proc):
-    "Stop the voila process we started and its kernels (they share its process group), waiting a bounded time"
-    if proc.poll() is not None: return
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
+    "Stop the voila we started and its kernels (its own process group): SIGTERM, then SIGKILL, bounded waits"
+    for sig, wait_s in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
         try: os.killpg(proc.pid, sig)
-        except ProcessLookupError: return
+        except ProcessLookupError: break
         try:
-            proc.wait(wait)
-            return
+            proc.wait(wait_s)
+            break
         except subprocess.TimeoutExpired: pass
+    try: os.killpg(proc.pid, signal.SIGKILL)  # kernels outliving voila, if any
+    except ProcessLookupError: pass
 
 
 @pytest.fixture(scope='module')
-def voila_url():
-    "Voilà serving the demo notebook on a free port of 127.0.0.1; killed (with its kernels) at teardown"
+def voila():
+    "Voilà serving the demo notebook on a free port of 127.0.0.1 → (url, log path); stopped with its kernels after"
     _check_tools()
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    env.pop('MPLBACKEND', None)  # the kernel must use the inline backend, as in Jupyter, to show figures
-    log = tempfile.NamedTemporaryFile('w+', prefix='voila_', suffix='.log', delete=False)
+    env.pop('MPLBACKEND', None)  # the kernel uses the inline backend, as in Jupyter
+    fd, log = tempfile.mkstemp(prefix='voila_', suffix='.log')
     proc = None
     try:
-        for attempt in range(3):  # another process may grab the free port before voila binds it
+        for _ in range(3):  # another process may take the free port before voila binds it
             port = _free_port()
             cmd = [sys.executable, '-m', 'voila', str(DEMO_NB), '--no-browser', f'--port={port}',
                    '--Voila.ip=127.0.0.1', '--Voila.port_retries=0', '--show_tracebacks=True',
-                   '--VoilaExecutor.timeout=240', '--VoilaExecutor.startup_timeout=120']
-            proc = subprocess.Popen(cmd, cwd=DEMO_NB.parent, env=env, stdout=log, stderr=subprocess.STDOUT,
+                   f'--VoilaExecutor.timeout={PAGE_READY_S}', '--VoilaExecutor.startup_timeout=120']
+            proc = subprocess.Popen(cmd, cwd=DEMO_NB.parent, env=env, stdout=fd, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
             deadline = time.monotonic() + SERVER_START_S
             while time.monotonic() < deadline and proc.poll() is None and not _listening(port): time.sleep(0.3)
             if proc.poll() is None and _listening(port): break
             _stop(proc)
-        else:
-            pytest.fail(f"voila did not start listening within {SERVER_START_S}s; its log:\n{_tail(log.name)}")
-        yield f'http://127.0.0.1:{port}/'
+        else: pytest.fail(f"voila did not listen within {SERVER_START_S}s; its log:\n{_tail(log)}")
+        yield f'http://127.0.0.1:{port}/', log
     finally:
         if proc is not None: _stop(proc)
-        log.close()
-        os.unlink(log.name)
+        os.close(fd)
+        os.unlink(log)
 
 
 @pytest.fixture(scope='module')
-def page(voila_url):
+def page(voila):
     "The demo notebook's page in headless Chromium, once both widgets are drawn"
+    url, log = voila
     from playwright.sync_api import sync_playwright
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True, timeout=60_000)
         try:
             context = browser.new_context(viewport={'width': 1000, 'height': 900}, device_scale_factor=1)
             # Offline and deterministic: only our server is reachable (Voilà's template links icon fonts on a CDN).
-            context.route(lambda url: not url.startswith(voila_url), lambda route: route.abort())
+            context.route(lambda u: not u.startswith(url), lambda route: route.abort())
             page = context.new_page()
-            page.set_default_timeout(UPDATE_MS)
-            page.goto(voila_url, wait_until='commit', timeout=PAGE_READY_S*1000)
-            _wait_for_widgets(page)
+            page.set_default_timeout(UPDATE_S*1000)
+            t0 = time.monotonic()
+            page.goto(url, wait_until='commit', timeout=PAGE_READY_S*1000)
+            _wait_for_widgets(page, log)
+            print(f"page ready in {time.monotonic()-t0:.1f}s")
             yield page
-        finally:
-            browser.close()
+        finally: browser.close()
 
 
-WIDGETS = {'mixup': '.demo-mixup', 'smoothing': '.demo-smoothing'}
-
-
-def _wait_for_widgets(page):
-    "Wait until every demo widget has a slider and a picture, failing early with the page's error text"
+def _wait_for_widgets(page, log):
+    "Wait until both demo widgets show a slider and a picture; fail early with the notebook's traceback if it fails"
+    ready = "() => ['.demo-mixup', '.demo-smoothing'].every(c => document.querySelector(`${c} .noUi-handle`) && document.querySelector(`${c} img`))"
+    errors = """() => [...document.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]')]
+                     .map(e => e.textContent).filter(t => t.includes('Traceback')).join('\\n')"""
     deadline = time.monotonic() + PAGE_READY_S
-    ready = ' && '.join(f"document.querySelector('{css} .widget-slider .noUi-handle') && "
-                        f"document.querySelector('{css} img')" for css in WIDGETS.values())
     while time.monotonic() < deadline:
-        if page.evaluate(f"() => !!({ready})"): return
-        errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"], '
-                              '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]')
-        text = '\n'.join(errors.all_inner_texts())
-        if 'Traceback' in text or 'Error' in text: pytest.fail(f"the demo notebook failed in Voilà:\n{text[-3000:]}")
+        if page.evaluate(ready): return
+        if tb := page.evaluate(errors): pytest.fail(f"the demo notebook failed in Voilà:\n{tb[-3000:]}", pytrace=False)
         page.wait_for_timeout(500)
-    pytest.fail(f"the widgets were not drawn within {PAGE_READY_S}s; page text:\n{page.inner_text('body')[-2000:]}")
+    pytest.fail(f"the widgets were not drawn within {PAGE_READY_S}s. Voilà's log:\n{_tail(log)}", pytrace=False)
 
 
+# ---- what the page shows
 def _slider(box, description):
-    "The slider labelled `description` inside the widget `box`"
-    return box.locator('.widget-slider').filter(has=box.page.locator('.widget-label', has_text=re.compile(f'^{re.escape(description)}$')))
+    "The slider labelled `description` in the widget `box`"
+    return box.locator('.widget-slider').filter(has=box.page.get_by_text(description, exact=True))
 
 
-def _slider_value(slider):
-    return float(slider.locator('.noUi-handle').get_attribute('aria-valuenow'))
-
-
-def _picture(box):
-    "What the reader sees of `box`, as an RGB array"
-    import numpy as np
-    from io import BytesIO
-    from PIL import Image
-    return np.asarray(Image.open(BytesIO(box.screenshot(animations='disabled'))).convert('RGB'))
-
-
-def _img_srcs(box): return box.locator('img').evaluate_all('imgs => imgs.map(i => i.src)')
-
-
-def _wait_new_picture(page, box, old_srcs):
-    "Wait until the kernel has sent a new picture (the widget's <img> sources changed) and it has loaded"
-    deadline = time.monotonic() + UPDATE_MS/1000
-    while time.monotonic() < deadline:
-        srcs = _img_srcs(box)
-        if srcs and srcs != old_srcs and box.locator('img').evaluate_all('imgs => imgs.every(i => i.complete)'): return
-        page.wait_for_timeout(100)
-    pytest.fail(f"the widget's picture did not change within {UPDATE_MS/1000}s of moving the slider")
-
-
-def _pixels_changed(before, after):
-    "Fraction of pixels that differ between two screenshots (different sizes count as all changed)"
-    import numpy as np
-    if before.shape != after.shape: return 1.0
-    return float((np.abs(before.astype(int) - after.astype(int)).max(-1) > 16).mean())
-
-
-def _move(slider, *keys):
-    "Move a slider the way a keyboard user does: focus its handle, press `keys`"
+def _press(slider, *keys):
+    "Move a slider as a keyboard user does: focus its handle, press `keys`"
     handle = slider.locator('.noUi-handle')
     handle.focus()
     for k in keys: handle.press(k)
 
 
+def _screenshot(box):
+    "What the reader sees of the widget `box`, as an RGB array"
+    import numpy as np
+    from PIL import Image
+    return np.asarray(Image.open(io.BytesIO(box.screenshot(animations='disabled'))).convert('RGB'))
+
+
+def _shown_picture(box):
+    "The picture the widget shows (its <img>, a PNG sent by the kernel) as an RGB array, or None while loading"
+    import numpy as np
+    from PIL import Image
+    src = box.locator('img').evaluate("i => i.complete && i.naturalWidth ? i.src : ''")
+    if not src.startswith('data:image/png;base64,'): return None
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(',', 1)[1]))).convert('RGB'))
+
+
+def _render(fig, shape):
+    "`fig` drawn as the widget draws it: PNG at the dpi that gives the picture's `shape`, as an RGB array"
+    import numpy as np
+    from PIL import Image
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png', dpi=shape[1]/fig.get_size_inches()[0])
+    return np.asarray(Image.open(buf).convert('RGB'))
+
+
+def _difference(a, b):
+    "Mean absolute difference of two RGB arrays in grey levels (different shapes: 255)"
+    import numpy as np
+    return 255. if a.shape != b.shape else float(np.abs(a.astype(float) - b.astype(float)).mean())
+
+
+def _fraction_changed(a, b):
+    "Fraction of pixels that differ visibly between two screenshots (different shapes: 1)"
+    import numpy as np
+    return 1. if a.shape != b.shape else float((np.abs(a.astype(int) - b.astype(int)).max(-1) > 16).mean())
+
+
+def _wait_for_picture(box, frame, what):
+    "Wait until the widget's picture is `frame` (a Figure drawn in this process) — a move sends several pictures"
+    best, deadline = 255., time.monotonic() + UPDATE_S
+    while time.monotonic() < deadline:
+        shown = _shown_picture(box)
+        if shown is not None:
+            best = min(best, _difference(shown, _render(frame, shown.shape)))
+            if best < 1.: return
+        box.page.wait_for_timeout(100)
+    pytest.fail(f"after {what} the page's picture never became the frame for it (closest: mean difference "
+                f"{best:.1f} grey levels)", pytrace=False)
+
+
+def _move_and_check(box, slider, keys, value, caption, frame, what):
+    "Press `keys` on `slider`; check readout, caption, picture and screenshot; return the screenshot after"
+    from playwright.sync_api import expect
+    before = _screenshot(box)
+    t0 = time.monotonic()
+    _press(slider, *keys)
+    expect(slider.locator('.widget-readout'), f"slider readout after {what}").to_have_text(value, timeout=UPDATE_S*1000)
+    expect(box, f"caption after {what}").to_contain_text(caption, timeout=UPDATE_S*1000)
+    _wait_for_picture(box, frame, what)
+    after = _screenshot(box)
+    print(f"{what}: page updated in {time.monotonic()-t0:.2f}s, {_fraction_changed(before, after):.1%} of pixels changed")
+    assert _fraction_changed(before, after) > 0.005, f"the screenshot hardly changed after {what}"
+    return after
+
+
 def _save(box, name):
+    "Save the widget's screenshot for the README"
     IMAGES.mkdir(parents=True, exist_ok=True)
     box.screenshot(path=str(IMAGES/name), animations='disabled')
+
+
+# ---- the tests
+def test_mixup_widget_in_browser(page):
+    "Move λ with PageDown and End: the caption shows the mixed one-hot target, the picture is `mixup_frame`'s"
+    from fastai.vision.all import PILImage, tensor
+    from fastbook_ch7.data import make_synthetic_imagenette, default_synthetic_path, SYNTH_CLASSES
+    from fastbook_ch7.mixup import mixup_widget, mixup_frame, mixup_batch, one_hot
+    path = make_synthetic_imagenette(default_synthetic_path())
+    a, b = MIX['class_a'], MIX['class_b']
+    img_a, img_b = [PILImage.create(sorted((path/'train'/c).iterdir())[0]) for c in (a, b)]
+    with contextlib.redirect_stdout(io.StringIO()):  # outside a kernel, the widget's display() just prints
+        ref = mixup_widget(img_a, img_b, a, b, SYNTH_CLASSES, lam=MIX['lam']).slider  # the slider the page shows
+    ia, ib = SYNTH_CLASSES.index(a), SYNTH_CLASSES.index(b)
+
+    def expected(lam):
+        "(readout, caption, frame) for λ=`lam`, computed by fastbook_ch7"
+        target = mixup_batch(tensor([[0.], [0.]]), one_hot(tensor([ia, ib]), len(SYNTH_CLASSES)), lam, tensor([1, 0]))[1][0]
+        return (format(lam, ref.readout_format), f'target: {target[ia]:.2f} {a} + {target[ib]:.2f} {b}',
+                mixup_frame(lam, img_a, img_b, a, b, SYNTH_CLASSES))
+
+    box = page.locator('.demo-mixup')
+    slider = _slider(box, ref.description)
+    value, caption, frame = expected(ref.value)
+    from playwright.sync_api import expect
+    expect(slider.locator('.widget-readout')).to_have_text(value)
+    expect(box).to_contain_text(caption)
+    _wait_for_picture(box, frame, 'loading the page')
+
+    lam = round(ref.value - 4*PAGE_KEY_STEPS*ref.step, 6)  # 0.5 → 0.3: the book's 0.3·church + 0.7·gas pump
+    _move_and_check(box, slider, ['PageDown']*4, *expected(lam), what=f'PageDown×4 (λ={lam})')
+    _save(box, 'mixup_widget.png')
+    _move_and_check(box, slider, ['End'], *expected(ref.max), what=f'End (λ={ref.max})')
+
+
+def test_smoothing_widget_in_browser(page):
+    "Move ε with PageUp and End: the text shows `smooth_targets` for the new ε, the picture is `smoothing_frame`'s"
+    from fastai.vision.all import tensor
+    from fastbook_ch7.smoothing import smoothing_widget, smoothing_frame, smooth_targets
+    with contextlib.redirect_stdout(io.StringIO()): ref = smoothing_widget(**SMOOTH)  # the widget the page shows
+    n, true_class = ref.n.value, ref.true_class.value
+
+    def expected(eps):
+        "(readout, caption, frame) for ε=`eps`, computed by fastbook_ch7"
+        t = smooth_targets(tensor([true_class]), n, eps)[0]
+        return (format(eps, ref.eps.readout_format), f'true class: {t[true_class]:.3f}, others: {t[(true_class+1) % n]:.3f}',
+                smoothing_frame(eps, n, true_class))
+
+    box = page.locator('.demo-smoothing')
+    slider = _slider(box, ref.eps.description)
+    value, caption, frame = expected(ref.eps.value)   # N=5, ε=0.1: the chapter's 0.920 and 0.020
+    from playwright.sync_api import expect
+    expect(slider.locator('.widget-readout')).to_have_text(value)
+    expect(box).to_contain_text(caption)
+    _wait_for_picture(box, frame, 'loading the page')
+
+    eps = round(ref.eps.value + 4*PAGE_KEY_STEPS*ref.eps.step, 6)  # 0.1 → 0.3
+    _move_and_check(box, slider, ['PageUp']*4, *expected(eps), what=f'PageUp×4 (ε={eps})')
+    _save(box, 'smoothing_widget.png')
+    _move_and_check(box, slider, ['End'], *expected(ref.eps.max), what=f'End (ε={ref.eps.max})')
