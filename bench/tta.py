@@ -1,0 +1,82 @@
+"""Benchmark: fastai's `learn.tta(n=4)` against `five_crop_tta` on one trained CPU-recipe model.
+
+Trains the model once (`--epochs` of `fit_one_cycle` on the CPU recipe's synthetic data) and caches its weights in
+`--cache`, so later runs only time. Each repeat runs both TTAs back to back on the whole validation set (so both see
+the same machine load); the medians are compared. Target: five_crop_tta / fastai tta <= 0.5.
+
+Usage (from the repo root): .venv/bin/python bench/tta.py [--repeats 3] [--epochs 2] [--cache DIR] [--retrain]
+"""
+import argparse, hashlib, json, statistics, sys, tempfile, time, warnings
+from dataclasses import asdict
+from pathlib import Path
+
+warnings.filterwarnings('ignore')
+from fastai.vision.all import *
+from fastbook_ch7.baseline import recipe, recipe_dls, baseline_learner
+from fastbook_ch7.ladder import save_weights, load_weights
+from fastbook_ch7.tta import five_crop_tta, tta_valid_dl, crop_size, tta_image_size
+
+TARGET = 0.5
+
+def trained_learner(R, epochs, cache, retrain=False):
+    "A learner of recipe `R` trained for `epochs`, its weights cached in `cache`; and whether it was trained now"
+    key = hashlib.sha256(json.dumps(dict(asdict(R), epochs=epochs), sort_keys=True).encode()).hexdigest()[:12]
+    fn = Path(cache)/f'tta_bench_{key}.pth'
+    set_seed(R.seed, reproducible=True)
+    learn = baseline_learner(recipe_dls(R), R.arch)
+    if fn.exists() and not retrain:
+        load_weights(learn.model, fn)
+        return learn, fn, None
+    t0 = time.perf_counter()
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, R.lr)
+    secs = time.perf_counter() - t0
+    save_weights(learn.model, fn)
+    return learn, fn, secs
+
+def timed(f):
+    t0 = time.perf_counter(); res = f(); return res, time.perf_counter() - t0
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--repeats', type=int, default=3, help='timed repeats of each TTA (median reported)')
+    p.add_argument('--epochs', type=int, default=2, help='training epochs of the benchmarked model')
+    p.add_argument('--n', type=int, default=4, help="fastai tta's number of augmented passes")
+    p.add_argument('--cache', default=Path(tempfile.gettempdir())/'fastbook_ch7_bench', help='where the trained weights are kept')
+    p.add_argument('--retrain', action='store_true', help='train again even if cached weights exist')
+    a = p.parse_args(argv)
+    if a.repeats < 1 or a.epochs < 1 or a.n < 1: p.error('--repeats, --epochs and --n must be positive')
+    Path(a.cache).mkdir(parents=True, exist_ok=True)
+
+    R = recipe(gpu=False)
+    print(R.describe())
+    learn,fn,secs = trained_learner(R, a.epochs, a.cache, a.retrain)
+    print(f'model: {a.epochs} epochs, ' + (f'trained in {secs:.0f}s, saved to {fn}' if secs else f'loaded from {fn}'))
+    n_valid = len(learn.dls.valid_ds)
+    big_dl = tta_valid_dl(learn, R.size)
+    calls = {
+        f'fastai tta(n={a.n})': lambda: learn.tta(n=a.n),
+        f'five_crop_tta ({crop_size(R.size)}px crops of {R.size}px)': lambda: five_crop_tta(learn),
+        f'five_crop_tta ({R.size}px crops of {tta_image_size(R.size)}px)': lambda: five_crop_tta(learn, big_dl, R.size),
+    }
+    times,accs = {k:[] for k in calls},{}
+    with learn.no_bar(), learn.no_logging():
+        plain_acc = accuracy(*learn.get_preds()).item()  # untimed warm-up: model, allocator, file cache
+        for r in range(a.repeats):
+            for name,f in calls.items():
+                set_seed(r)
+                (preds,targs),t = timed(f)
+                times[name].append(t)
+                accs.setdefault(name, accuracy(preds, targs).item())
+            print(f'repeat {r+1}/{a.repeats}: ' + ', '.join(f'{k} {v[-1]:.2f}s' for k,v in times.items()), flush=True)
+
+    med = {k:statistics.median(v) for k,v in times.items()}
+    fastai_name,fc_name,big_name = calls
+    print(f'\n{n_valid} validation images, median of {a.repeats} repeats; plain accuracy {plain_acc:.4f}')
+    for k in calls: print(f'  {k:45} {med[k]:7.2f}s  accuracy {accs[k]:.4f}')
+    ratio = med[fc_name]/med[fastai_name]
+    print(f'ratio five_crop_tta / fastai tta = {ratio:.3f} '
+          f'(at the training size: {med[big_name]/med[fastai_name]:.3f}); '
+          f'target <= {TARGET}: {"met" if ratio <= TARGET else "NOT met"}')
+    return 0
+
+if __name__ == '__main__': sys.exit(main())
