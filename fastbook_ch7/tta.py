@@ -7,12 +7,11 @@ Docs: https://fastbook-ch7.github.io/fastbook_ch7/tta.html.md"""
 # %% auto #0
 __all__ = ['CROP_FRAC', 'MERGES', 'five_crops', 'crop_size', 'tta_image_size', 'tta_valid_dl', 'five_crop_tta']
 
-# %% ../nbs/04_tta.ipynb #332fb197
-import time
+# %% ../nbs/04_tta.ipynb #a685de4e
 from copy import copy
 from fastai.vision.all import *
 
-# %% ../nbs/04_tta.ipynb #58bf17e4
+# %% ../nbs/04_tta.ipynb #292b8089
 def five_crops(x, size) -> Tensor:
     "Top-left, top-right, bottom-left, bottom-right and centre crops of side `size` of a batch `x`: shape (5,B,C,size,size)"
     h,w = x.shape[-2:]
@@ -22,7 +21,7 @@ def five_crops(x, size) -> Tensor:
     return torch.stack([x[...,:size,:size], x[...,:size,w-size:], x[...,h-size:,:size], x[...,h-size:,w-size:],
                         x[...,top:top+size,left:left+size]])
 
-# %% ../nbs/04_tta.ipynb #e8aff597
+# %% ../nbs/04_tta.ipynb #3e9d2a19
 CROP_FRAC = 0.875  # crop side / image side: torchvision's ImageNet evaluation (resize 256, crop 224)
 
 def crop_size(image_size, frac=CROP_FRAC) -> int:
@@ -33,7 +32,7 @@ def tta_image_size(size, frac=CROP_FRAC) -> int:
     "The image side whose `frac`-crops have side `size`"
     return round(size/frac)
 
-# %% ../nbs/04_tta.ipynb #c0df7379
+# %% ../nbs/04_tta.ipynb #2776af2d
 def tta_valid_dl(learn, size, frac=CROP_FRAC):
     "`learn`'s validation DataLoader resized to `tta_image_size(size, frac)`, for five-crop TTA at `size`"
     dl,big = learn.dls.valid, tta_image_size(size, frac)
@@ -44,7 +43,7 @@ def tta_valid_dl(learn, size, frac=CROP_FRAC):
     for t in sized: t.size = (big,big)
     return dl.new(after_batch=tfms, shuffle=False, drop_last=False)
 
-# %% ../nbs/04_tta.ipynb #833ae942
+# %% ../nbs/04_tta.ipynb #b740351e
 MERGES = ('mean', 'max')
 
 def _check_tta_args(merge, beta, max_batch, dl):
@@ -53,7 +52,7 @@ def _check_tta_args(merge, beta, max_batch, dl):
     if max_batch is not None and max_batch < 1: raise ValueError(f"max_batch must be a positive number of crops (got {max_batch})")
     if len(dl) == 0: raise ValueError("The DataLoader is empty: nothing to predict; pass a DataLoader with at least one item")
 
-# %% ../nbs/04_tta.ipynb #dda07143
+# %% ../nbs/04_tta.ipynb #2f4c632e
 def five_crop_tta(learn, dl=None, size=None, merge='mean', beta=None, max_batch=None):
     "`learn`'s predictions on `dl` (default: validation) merged over five `size`-crops (default: 7/8 of the side), as `(preds, targs)`"
     dl = ifnone(dl, learn.dls.valid)
