@@ -6,8 +6,10 @@ from conftest import BIN, TINY, cli
 
 STAGES = 'baseline,normalize'
 
+LONG = [*TINY[:-1], '60']  # stages long enough to be killed in the middle
+
 def start(data, out):
-    return subprocess.Popen([str(BIN/'fastbook_ch7'), 'run', '--data', str(data), '--out', str(out), *TINY, '--stages', STAGES],
+    return subprocess.Popen([str(BIN/'fastbook_ch7'), 'run', '--data', str(data), '--out', str(out), *LONG, '--stages', STAGES],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, 'PYTHONWARNINGS': 'ignore'})
 
 def wait_for_stage(proc, stage, timeout=300):
@@ -26,7 +28,7 @@ def test_kill_and_resume(tmp_path, tiny_data, sig):
     out = tmp_path/'out'
     proc = start(tiny_data, out)
     wait_for_stage(proc, 'normalize')
-    time.sleep(1.5)  # inside the normalize stage's training
+    time.sleep(2)  # inside the normalize stage's training (60 epochs)
     proc.send_signal(sig)
     rc = proc.wait(timeout=120)
     err = proc.stderr.read()
@@ -37,7 +39,7 @@ def test_kill_and_resume(tmp_path, tiny_data, sig):
     assert (out/'rows'/'baseline.json').exists() and (out/'weights'/'baseline.pth').exists()
     assert not (out/'rows'/'normalize.json').exists()
     baseline_row = (out/'rows'/'baseline.json').read_text()
-    res = cli('run', '--data', tiny_data, '--out', out, *TINY, '--stages', STAGES)
+    res = cli('run', '--data', tiny_data, '--out', out, *LONG, '--stages', STAGES)
     assert res.returncode == 0, res.stderr[-3000:]
     assert '[baseline] already done' in res.stdout
     assert '[normalize]' in res.stdout and '[normalize] already done' not in res.stdout

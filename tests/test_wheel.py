@@ -23,7 +23,7 @@ def test_wheel_installs_and_imports(tmp_path):
     run(py, '-m', 'pip', 'install', '-q', '--no-deps', '--no-index', whl)
     site = Path(run(py, '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])').stdout.strip())
     (site/'zz_deps.pth').write_text(sysconfig.get_paths()['purelib'] + '\n')
-    res = run(py, '-c', 'import fastbook_ch7, fastbook_ch7.ladder as l; print(fastbook_ch7.__file__); print(list(l.STAGES))')
+    res = run(py, '-c', 'import fastbook_ch7, fastbook_ch7.ladder as l; print(fastbook_ch7.__file__); print(list(l.STAGES))', cwd=tmp_path)
     assert res.stdout.startswith(str(venv)), res.stdout
     assert 'baseline' in res.stdout
-    assert 'baseline' in run(venv/'bin'/'fastbook_ch7', 'run', '--list').stdout
+    assert 'baseline' in run(venv/'bin'/'fastbook_ch7', 'run', '--list', cwd=tmp_path).stdout
