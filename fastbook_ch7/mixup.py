@@ -7,7 +7,7 @@ Docs: https://fastbook-ch7.github.io/fastbook_ch7/mixup.html.md"""
 # %% auto #0
 __all__ = ['one_hot', 'mixup_batch', 'mixup_frame', 'mixup_widget', 'MixUpFromScratch', 'cutmix_batch', 'CutMixFromScratch']
 
-# %% ../nbs/05_mixup.ipynb #2d2707ae
+# %% ../nbs/05_mixup.ipynb #f6e08446
 import io
 import numpy as np
 from PIL import Image
@@ -17,7 +17,7 @@ from IPython.display import display, Image as DisplayImage
 from torch.distributions.beta import Beta
 from fastai.vision.all import *
 
-# %% ../nbs/05_mixup.ipynb #7b9d4c79
+# %% ../nbs/05_mixup.ipynb #7ab75192
 def one_hot(y, n_classes) -> Tensor:
     "Integer labels `y` of shape `(B,)` as float one-hot rows of shape `(B, n_classes)`"
     y = torch.as_tensor(y).as_subclass(Tensor)  # plain tensor: mixed targets are no longer categories
@@ -29,16 +29,16 @@ def one_hot(y, n_classes) -> Tensor:
                          f"check n_classes against the vocab")
     return F.one_hot(y.long(), int(n_classes)).float()
 
-# %% ../nbs/05_mixup.ipynb #27e08443
+# %% ../nbs/05_mixup.ipynb #a3285f8b
 def _check_batch(x, y, perm):
     "The batch size, after checking that `x`, `y` and `perm` agree on it and `y` holds float targets"
-    sizes = dict(x=len(x), y=len(y), perm=len(perm))
+    sizes = dict(x=x.shape[0], y=y.shape[0], perm=perm.shape[0])
     if len(set(sizes.values())) > 1:
         raise ValueError(f"mismatched batch sizes {sizes}: pass one target row and one `perm` index per item of x")
     if not y.is_floating_point():
         raise ValueError(f"y must hold float targets of shape (B, n_classes) (got dtype {y.dtype}): "
                          f"convert class indices with `one_hot(y, n_classes)`")
-    return len(x)
+    return x.shape[0]
 
 def _check_lam(lam, bs=None):
     "`lam` as a float32 tensor of shape `()` or `(bs,)`, after checking it is in [0, 1]"
@@ -52,16 +52,22 @@ def _check_lam(lam, bs=None):
 
 def _per_item(lam, t):
     "`lam` shaped to broadcast over the items of `t`"
-    return lam.reshape(-1, *[1]*(t.ndim-1)).to(t.dtype) if lam.ndim else lam.to(t.dtype)
+    if isinstance(lam, Tensor):
+        if lam.dtype!=t.dtype: lam = lam.to(t.dtype)
+        if lam.ndim: lam = lam.reshape(-1, *[1]*(t.ndim-1))
+    return lam
 
-# %% ../nbs/05_mixup.ipynb #a7af0902
+def _mix(t, lam, perm):
+    "`lam*t + (1-lam)*t[perm]`: the one line of mixup, without the checks"
+    return torch.lerp(t[perm], t, _per_item(lam, t))
+
+# %% ../nbs/05_mixup.ipynb #06c89ca8
 def mixup_batch(x, y, lam, perm):
     "`lam*x + (1-lam)*x[perm]` for the images `x` and the float targets `y` (shape `(B, n_classes)`)"
-    bs = _check_batch(x, y, perm)
-    lam = _check_lam(lam, bs)
-    return torch.lerp(x[perm], x, _per_item(lam, x)), torch.lerp(y[perm], y, _per_item(lam, y))
+    lam = _check_lam(lam, _check_batch(x, y, perm))
+    return _mix(x, lam, perm),_mix(y, lam, perm)
 
-# %% ../nbs/05_mixup.ipynb #419c872e
+# %% ../nbs/05_mixup.ipynb #ce3f1966
 def _as_rgb(img):
     "A PIL image, `(C,H,W)` tensor or `(H,W,C)` array (uint8, or float in [0, 1]) as a float32 `(H,W,3)` array"
     if isinstance(img, Image.Image): return np.asarray(img.convert('RGB'), dtype=np.float32)/255
@@ -83,7 +89,7 @@ def _class_index(label, classes):
     if not 0 <= i < len(classes): raise ValueError(f"class index {i} out of range for {len(classes)} classes")
     return i
 
-# %% ../nbs/05_mixup.ipynb #64411c58
+# %% ../nbs/05_mixup.ipynb #c1b26be4
 def mixup_frame(lam, img_a, img_b, label_a, label_b, classes, fig=None):
     "Draw `lam*img_a + (1-lam)*img_b` and its mixed one-hot target into `fig` (default: a new figure); return `fig`"
     a,b = _as_rgb(img_a),_as_rgb(img_b)
@@ -101,7 +107,7 @@ def mixup_frame(lam, img_a, img_b, label_a, label_b, classes, fig=None):
     ax_bar.set_ylim(0, 1); ax_bar.set_title('target')
     return fig
 
-# %% ../nbs/05_mixup.ipynb #d294df17
+# %% ../nbs/05_mixup.ipynb #11fb0ce4
 def _png(fig):
     "`fig` rendered as PNG bytes"
     buf = io.BytesIO()
@@ -141,7 +147,7 @@ def mixup_widget(img_a=None, img_b=None, label_a=None, label_b=None, classes=Non
     else: redraw()
     return box
 
-# %% ../nbs/05_mixup.ipynb #e957f8e2
+# %% ../nbs/05_mixup.ipynb #d35f3f6a
 class _MixFromScratch(Callback):
     "What `MixUpFromScratch` and `CutMixFromScratch` share: Beta(alpha, alpha) draws, the mixed loss, training only"
     run_valid = False
@@ -159,15 +165,25 @@ class _MixFromScratch(Callback):
     def after_cancel_train(self): self.after_train()
     def after_cancel_fit(self): self.after_train()
 
-    def _targets(self):
-        "The batch's targets as distributions: one-hot rows for class indices"
-        if len(self.xb)!=1 or len(self.yb)!=1:
-            raise ValueError(f"{type(self).__name__} mixes one input and one target (got {len(self.xb)} and {len(self.yb)})")
-        return one_hot(self.y, getattr(self.dls, 'c', None) or int(self.y.max())+1) if self.stack_y else self.y
+    def _batch(self):
+        "The batch's one input and one target"
+        xb,yb = self.learn.xb,self.learn.yb
+        if len(xb)!=1 or len(yb)!=1:
+            raise ValueError(f"{type(self).__name__} mixes one input and one target (got {len(xb)} and {len(yb)})")
+        return xb[0],yb[0]
 
-    def _set_batch(self, x_mixed, y_mixed, weight, perm):
-        self.learn.xb,self.y_mixed,self.weight,self.y_other = (x_mixed,),y_mixed,weight,self.y[perm]
-        if not self.stack_y: self.learn.yb = (y_mixed,)
+    def _set_batch(self, x_mixed, y, weight, perm):
+        "Train on `x_mixed`; mix float targets now, keep class indices for the mixed loss"
+        self.learn.xb,self.targets,self.weight,self.perm = (x_mixed,),y,weight,perm
+        if self.stack_y: self.y_other = y[perm]
+        else: self.learn.yb = (_mix(y, weight, perm),)
+
+    @property
+    def y_mixed(self):
+        "The last training batch's targets as mixed distributions (built only when asked for)"
+        y = self.targets
+        if self.stack_y: y = one_hot(y, getattr(self.dls, 'c', None) or int(y.max())+1)
+        return _mix(y, self.weight, self.perm)
 
     def lf(self, pred, *yb):
         "Per item `weight*loss(pred, y) + (1-weight)*loss(pred, y[perm])`, then the loss's own reduction"
@@ -176,19 +192,19 @@ class _MixFromScratch(Callback):
         red = getattr(self.old_lf, 'reduction', 'mean')
         return loss.mean() if red=='mean' else loss.sum() if red=='sum' else loss
 
-# %% ../nbs/05_mixup.ipynb #16dce3c5
+# %% ../nbs/05_mixup.ipynb #7dd998f2
 class MixUpFromScratch(_MixFromScratch):
     "Mixup built on `mixup_batch`: per item `lam ~ Beta(alpha, alpha)`, kept >= 0.5; use like fastai's `MixUp`"
     def __init__(self, alpha=0.4): super().__init__(alpha)
     def before_batch(self):
-        bs = self.y.size(0)
-        lam = self.distrib.sample((bs,)).to(self.x.device)
+        x,y = self._batch()
+        bs = y.shape[0]
+        lam = self.distrib.sample((bs,)).to(x.device)
         lam = torch.maximum(lam, 1-lam)
-        perm = torch.randperm(bs).to(self.x.device)
-        x_mixed,y_mixed = mixup_batch(self.x, self._targets(), lam, perm)
-        self._set_batch(x_mixed, y_mixed, lam, perm)
+        perm = torch.randperm(bs).to(x.device)
+        self._set_batch(_mix(x, lam, perm), y, lam, perm)  # `mixup_batch` without its checks: lam and perm are valid
 
-# %% ../nbs/05_mixup.ipynb #b4ce4ef0
+# %% ../nbs/05_mixup.ipynb #3949c924
 def _cutmix_box(H, W, lam, generator=None):
     "The CutMix box `(x1, y1, x2, y2)`: sides `sqrt(1-lam)*(W, H)` around a uniform random centre, clipped to the image"
     cut_rat = torch.sqrt(1. - torch.as_tensor(lam, dtype=torch.float32))
@@ -197,30 +213,30 @@ def _cutmix_box(H, W, lam, generator=None):
     cy = int(torch.randint(0, H, (1,), generator=generator))
     return max(cx-half_w, 0),max(cy-half_h, 0),min(cx+half_w, W),min(cy+half_h, H)
 
-def _cutmix(x, y, lam, perm, generator=None):
-    "`cutmix_batch`, also returning the weight of the original items: 1 - the pasted fraction"
-    _check_batch(x, y, perm)
-    lam = _check_lam(lam)
-    if lam.ndim: raise ValueError(f"CutMix pastes one box per batch: lam must be one number (got shape {tuple(lam.shape)})")
+def _paste_box(x, lam, perm, generator=None):
+    "`x` with a CutMix box pasted from `x[perm]`, and the weight of the original items: 1 - the pasted fraction"
     H,W = x.shape[-2:]
     x1,y1,x2,y2 = _cutmix_box(H, W, lam, generator)
     x_mixed = x.clone()
     x_mixed[..., y1:y2, x1:x2] = x[..., y1:y2, x1:x2][perm]
-    kept = 1 - (x2-x1)*(y2-y1)/(W*H)
-    return x_mixed,torch.lerp(y[perm], y, kept),kept
+    return x_mixed,1 - (x2-x1)*(y2-y1)/(W*H)
 
-# %% ../nbs/05_mixup.ipynb #51f46ab7
+# %% ../nbs/05_mixup.ipynb #4776133c
 def cutmix_batch(x, y, lam, perm, generator=None):
     "Paste a random box of area about `1-lam` from `x[perm]` into `x`; weight the targets `y` by the area pasted"
-    return _cutmix(x, y, lam, perm, generator)[:2]
+    _check_batch(x, y, perm)
+    lam = _check_lam(lam)
+    if lam.ndim: raise ValueError(f"CutMix pastes one box per batch: lam must be one number (got shape {tuple(lam.shape)})")
+    x_mixed,kept = _paste_box(x, lam, perm, generator)
+    return x_mixed,_mix(y, kept, perm)
 
-# %% ../nbs/05_mixup.ipynb #4fa46f6f
+# %% ../nbs/05_mixup.ipynb #e7bc21f3
 class CutMixFromScratch(_MixFromScratch):
     "CutMix built on `cutmix_batch`: one `lam ~ Beta(alpha, alpha)` and one box per batch; use like fastai's `CutMix`"
     def __init__(self, alpha=1.0): super().__init__(alpha)
     def before_batch(self):
-        bs = self.y.size(0)
+        x,y = self._batch()
         lam = self.distrib.sample((1,))
-        perm = torch.randperm(bs).to(self.x.device)
-        x_mixed,y_mixed,kept = _cutmix(self.x, self._targets(), lam, perm)
-        self._set_batch(x_mixed, y_mixed, kept, perm)
+        perm = torch.randperm(y.shape[0]).to(x.device)
+        x_mixed,kept = _paste_box(x, lam, perm)   # `cutmix_batch` without its checks: lam and perm are valid
+        self._set_batch(x_mixed, y, kept, perm)
