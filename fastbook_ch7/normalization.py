@@ -7,13 +7,13 @@ Docs: https://fastbook-ch7.github.io/fastbook_ch7/normalization.html.md"""
 # %% auto #0
 __all__ = ['channel_stats', 'dataset_stats']
 
-# %% ../nbs/02_normalization.ipynb #706fd04e
+# %% ../nbs/02_normalization.ipynb #7cda1578
 import itertools, random
 from pathlib import Path
 from fastai.vision.all import *
 from .data import check_imagenette_folder
 
-# %% ../nbs/02_normalization.ipynb #5ed80ad4
+# %% ../nbs/02_normalization.ipynb #15673280
 def channel_stats(batches):
     "Per-channel (mean, std) lists over all pixels of `batches` (tensors or lists of tensors, channels on dim -3)"
     n = s = ss = 0
@@ -25,7 +25,7 @@ def channel_stats(batches):
     mean = s/n
     return mean.tolist(), (ss/n - mean*mean).clamp_min(0).sqrt().tolist()
 
-# %% ../nbs/02_normalization.ipynb #ed0cb515
+# %% ../nbs/02_normalization.ipynb #9f838032
 def _has_normalize(dl): return any(isinstance(t, Normalize) for t in dl.after_batch.fs)
 
 def _folder_batches(path, n_batches, bs, seed):
