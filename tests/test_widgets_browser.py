@@ -21,7 +21,7 @@ It saves the screenshots to `nbs/images/` for the README.
 
 Missing Chromium, playwright or voila → the tests skip, unless env `REQUIRE_BROWSER=1` (CI): then they fail.
 """
-import base64, contextlib, importlib.util, io, os, re, signal, socket, subprocess, sys, tempfile, time
+import base64, contextlib, importlib.util, io, os, re, signal, socket, subprocess, sys, tempfile, time, warnings
 from pathlib import Path
 import pytest
 
@@ -35,6 +35,13 @@ CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-backg
 SERVER_START_S = 90     # voila listening on its port
 PAGE_READY_S = 300      # kernel started, demo notebook executed (it imports fastai), both widgets drawn
 UPDATE_S = 30           # one slider move → new readout, caption and picture in the page
+# Voilà runs the notebook with nbclient, which mimics the Output widget while a cell runs by sending comm messages
+# on the shell channel it is also waiting on for the cell's execute_reply. About one page load in three on this busy
+# machine, the reply then sits unread and Voilà shows "Executing k of n" for ever, with the kernel idle (seen with
+# ipykernel 6.31 and 7.4, nbclient 0.11, pyzmq 27). Widgets that show their picture in an `ipywidgets.Image` rather
+# than an `Output` avoid it (12 of 12 loads fine). Until then: no progress for STALL_S → load the page again.
+STALL_S = 60
+LOAD_ATTEMPTS = 4
 PAGE_KEY_STEPS = 5      # PageUp/PageDown move an ipywidgets slider (noUiSlider) by 5 steps
 # What tests/widgets_demo.ipynb builds: keep the two in step (the tests check the page's first state against it).
 MIX = dict(class_a='circle', class_b='star', lam=0.5)
@@ -74,16 +81,19 @@ def _tail(path, n=40):
 
 
 def _stop(proc):
-    "Stop the voila we started and its kernels (its own process group): SIGTERM, then SIGKILL, bounded waits"
-    for sig, wait_s in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
-        try: os.killpg(proc.pid, sig)
-        except ProcessLookupError: break
-        try:
-            proc.wait(wait_s)
-            break
+    "Stop the voila we started, then any of its kernels still alive (they run in sessions of their own), by pid"
+    import psutil
+    try: kernels = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess: kernels = []
+    for sig, wait_s in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):  # SIGTERM: voila shuts its kernels down
+        if proc.poll() is not None: break
+        proc.send_signal(sig)
+        try: proc.wait(wait_s)
         except subprocess.TimeoutExpired: pass
-    try: os.killpg(proc.pid, signal.SIGKILL)  # kernels outliving voila, if any
-    except ProcessLookupError: pass
+    for k in kernels:
+        try: k.kill()
+        except psutil.NoSuchProcess: pass
+    psutil.wait_procs(kernels, timeout=10)
 
 
 @pytest.fixture(scope='module')
@@ -101,7 +111,7 @@ def voila():
                    '--Voila.ip=127.0.0.1', '--Voila.port_retries=0', '--show_tracebacks=True',
                    f'--VoilaExecutor.timeout={PAGE_READY_S}', '--VoilaExecutor.startup_timeout=120']
             proc = subprocess.Popen(cmd, cwd=DEMO_NB.parent, env=env, stdout=fd, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+                                    stdin=subprocess.DEVNULL)
             deadline = time.monotonic() + SERVER_START_S
             while time.monotonic() < deadline and proc.poll() is None and not _listening(port): time.sleep(0.3)
             if proc.poll() is None and _listening(port): break
@@ -127,25 +137,44 @@ def page(voila):
             context.route(lambda u: not u.startswith(url), lambda route: route.abort())
             page = context.new_page()
             page.set_default_timeout(UPDATE_S*1000)
+            events = []  # what the browser did, for the failure message
+            page.on('console', lambda m: events.append(f'console {m.type}: {m.text[:300]}'))
+            page.on('pageerror', lambda e: events.append(f'page error: {e}'))
+            page.on('requestfailed', lambda r: events.append(f'request failed: {r.url[:120]} {r.failure}'))
+            page.on('response', lambda r: events.append(f'response {r.status}: {r.url[:120]}'))
+            page.on('websocket', lambda w: events.append(f'websocket: {w.url[:120]}'))
             t0 = time.monotonic()
-            page.goto(url, wait_until='commit', timeout=PAGE_READY_S*1000)
-            _wait_for_widgets(page, log)
-            print(f"page ready in {time.monotonic()-t0:.1f}s")
+            deadline = t0 + PAGE_READY_S
+            for attempt in range(1, LOAD_ATTEMPTS + 1):
+                page.goto(url, wait_until='commit', timeout=PAGE_READY_S*1000)
+                stalled = _wait_for_widgets(page, log, events, deadline)
+                if not stalled: break
+                # Voilà waits for ever for a cell's execute_reply (see STALL_S); a new page load gets a new kernel.
+                warnings.warn(f"Voilà stalled at '{stalled}' for {STALL_S}s (load {attempt} of {LOAD_ATTEMPTS}); reloading. "
+                              "Known race: nbclient's Output-widget emulation during execution — see STALL_S.")
+            else: pytest.fail(f"Voilà stalled on each of {LOAD_ATTEMPTS} page loads", pytrace=False)
+            print(f"page ready in {time.monotonic()-t0:.1f}s ({attempt} load(s))")
             yield page
         finally: browser.close()
 
 
-def _wait_for_widgets(page, log):
-    "Wait until both demo widgets show a slider and a picture; fail early with the notebook's traceback if it fails"
+def _wait_for_widgets(page, log, events, deadline):
+    "Wait until both demo widgets show a slider and a picture → '' ; or the progress text if Voilà stalls on a cell"
     ready = "() => ['.demo-mixup', '.demo-smoothing'].every(c => document.querySelector(`${c} .noUi-handle`) && document.querySelector(`${c} img`))"
     errors = """() => [...document.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]')]
                      .map(e => e.textContent).filter(t => t.includes('Traceback')).join('\\n')"""
-    deadline = time.monotonic() + PAGE_READY_S
+    progress = "() => { const e = document.getElementById('loading_text'); return e ? e.textContent : '' }"
+    last, since = None, time.monotonic()
     while time.monotonic() < deadline:
-        if page.evaluate(ready): return
+        if page.evaluate(ready): return ''
         if tb := page.evaluate(errors): pytest.fail(f"the demo notebook failed in Voilà:\n{tb[-3000:]}", pytrace=False)
+        now = page.evaluate(progress)
+        if now != last: last, since = now, time.monotonic()
+        elif now and time.monotonic() - since > STALL_S: return now
         page.wait_for_timeout(500)
-    pytest.fail(f"the widgets were not drawn within {PAGE_READY_S}s. Voilà's log:\n{_tail(log)}", pytrace=False)
+    body = page.evaluate("() => document.body ? document.body.innerText : ''")
+    pytest.fail(f"the widgets were not drawn within {PAGE_READY_S}s.\nVoilà's log:\n{_tail(log)}\nThe browser:\n"
+                + '\n'.join(events[-40:]) + f"\nThe page's text:\n{body[-1500:]}", pytrace=False)
 
 
 # ---- what the page shows
@@ -169,10 +198,12 @@ def _screenshot(box):
 
 
 def _shown_picture(box):
-    "The picture the widget shows (its <img>, a PNG sent by the kernel) as an RGB array, or None while loading"
+    "The picture the widget shows (its <img>, read back through a canvas) as an RGB array, or None while loading"
     import numpy as np
     from PIL import Image
-    src = box.locator('img').evaluate("i => i.complete && i.naturalWidth ? i.src : ''")
+    src = box.locator('img').evaluate("""i => { if (!i.complete || !i.naturalWidth) return '';
+        const c = document.createElement('canvas'); c.width = i.naturalWidth; c.height = i.naturalHeight;
+        c.getContext('2d').drawImage(i, 0, 0); return c.toDataURL('image/png'); }""")
     if not src.startswith('data:image/png;base64,'): return None
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(',', 1)[1]))).convert('RGB'))
 
@@ -200,11 +231,12 @@ def _fraction_changed(a, b):
 
 def _wait_for_picture(box, frame, what):
     "Wait until the widget's picture is `frame` (a Figure drawn in this process) — a move sends several pictures"
-    best, deadline = 255., time.monotonic() + UPDATE_S
+    best, expected, deadline = 255., None, time.monotonic() + UPDATE_S
     while time.monotonic() < deadline:
         shown = _shown_picture(box)
         if shown is not None:
-            best = min(best, _difference(shown, _render(frame, shown.shape)))
+            if expected is None or expected.shape != shown.shape: expected = _render(frame, shown.shape)
+            best = min(best, _difference(shown, expected))
             if best < 1.: return
         box.page.wait_for_timeout(100)
     pytest.fail(f"after {what} the page's picture never became the frame for it (closest: mean difference "
