@@ -7,7 +7,7 @@ Docs: https://fastbook-ch7.github.io/fastbook_ch7/label_smoothing.html.md"""
 # %% auto #0
 __all__ = ['smooth_targets', 'LabelSmoothingLoss', 'smoothing_frame', 'smoothing_widget']
 
-# %% ../nbs/06_label_smoothing.ipynb #48b3ca58
+# %% ../nbs/06_label_smoothing.ipynb #ab9326ec
 import io, math
 import ipywidgets as widgets
 from fastai.vision.all import *
@@ -15,7 +15,7 @@ from IPython.display import display, Image as DisplayImage
 from matplotlib.figure import Figure  # after fastai's *, which has an HTML `Figure` of its own
 from .mixup import one_hot
 
-# %% ../nbs/06_label_smoothing.ipynb #ffd871c7
+# %% ../nbs/06_label_smoothing.ipynb #ad0952b6
 def _check_eps(eps):
     "`eps` as a float, or a clear error unless 0 <= eps < 1"
     if not 0 <= eps < 1: raise ValueError(
@@ -27,7 +27,7 @@ def smooth_targets(y, n_classes, eps=0.1) -> Tensor:
     eps = _check_eps(eps)
     return (1-eps)*one_hot(y, n_classes) + eps/n_classes
 
-# %% ../nbs/06_label_smoothing.ipynb #e89740e2
+# %% ../nbs/06_label_smoothing.ipynb #1999ef34
 class LabelSmoothingLoss(Module):
     "Cross-entropy against `smooth_targets(y, n_classes, eps)`; a fastai loss (`y_int`, `activation`, `decodes`, `reduction`)"
     y_int = True
@@ -49,8 +49,9 @@ class LabelSmoothingLoss(Module):
 
     def activation(self, out): return F.softmax(out, dim=-1)
     def decodes(self, out): return out.argmax(dim=-1)
+    def extra_repr(self): return f'eps={self.eps}, reduction={self.reduction!r}'
 
-# %% ../nbs/06_label_smoothing.ipynb #b087eb3c
+# %% ../nbs/06_label_smoothing.ipynb #b39616f0
 def _example_logits(n_classes, true_class, eps):
     "A few logit vectors to score, by name: sure and right, the smoothed optimum, unsure, sure and wrong"
     right,wrong = [8*one_hot(tensor([c]), n_classes)[0] for c in (true_class, (true_class+1) % n_classes)]
@@ -80,7 +81,7 @@ def smoothing_frame(eps=0.1, n_classes=10, true_class=0, fig=None):
     fig.suptitle(f'true class: {target[true_class]:.3f}, others: {others:.3f}', fontsize=10)
     return fig
 
-# %% ../nbs/06_label_smoothing.ipynb #7400e01e
+# %% ../nbs/06_label_smoothing.ipynb #7112d87c
 def _png(fig):
     "`fig` rendered as PNG bytes"
     buf = io.BytesIO()
