@@ -29,6 +29,7 @@ class Recipe:
     prog_lr: float = 1e-3             # progressive resizing: fine-tune learning rate
     seed: int = 42
     lr_find_iters: int = 100
+    num_workers: int = None           # DataLoader workers (None: fastai's default); 0 on a CPU, where forking costs more than it saves
 
     def describe(self):
         "One line saying which recipe runs and why"
@@ -41,7 +42,7 @@ def recipe(gpu=None, **overrides) -> Recipe:
     "The chapter's recipe on a GPU, a tiny one on the synthetic stand-in on a CPU; `gpu=None` asks torch"
     gpu = torch.cuda.is_available() if gpu is None else gpu
     base = Recipe(gpu=True) if gpu else Recipe(gpu=False, data='synthetic', arch='xresnet18', epochs=5, lr=1e-2,
-        bs=32, size=48, presize=96, sizes=(32, 48), prog_epochs=(4, 5), prog_lr=3e-3, lr_find_iters=30)
+        bs=32, size=48, presize=96, sizes=(32, 48), prog_epochs=(4, 5), prog_lr=3e-3, lr_find_iters=30, num_workers=0)
     bad = [k for k in overrides if k not in {f.name for f in dataclasses.fields(Recipe)}]
     if bad: raise TypeError(f"Unknown recipe setting(s) {bad}: use {[f.name for f in dataclasses.fields(Recipe)]}")
     return dataclasses.replace(base, **overrides)
@@ -65,6 +66,7 @@ def baseline_learner(dls, arch='xresnet50', loss_func=None, metrics=accuracy, **
 def recipe_dls(R, size=None, stats=imagenet_stats, path=None, **kwargs):
     "DataLoaders for recipe `R` (at `size`, default `R.size`); `stats=None` is the chapter's un-normalized baseline"
     from fastbook_ch7.data import dataset_path, get_dls
+    if R.num_workers is not None: kwargs.setdefault('num_workers', R.num_workers)
     return get_dls(path or dataset_path(R.data), bs=R.bs, size=ifnone(size, R.size), presize=R.presize, stats=stats,
                    seed=R.seed, **kwargs)
 
