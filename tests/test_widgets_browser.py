@@ -21,7 +21,7 @@ It saves the screenshots to `nbs/images/` for the README.
 
 Missing Chromium, playwright or voila → the tests skip, unless env `REQUIRE_BROWSER=1` (CI): then they fail.
 """
-import base64, contextlib, importlib.util, io, os, re, signal, socket, subprocess, sys, tempfile, time, warnings
+import base64, contextlib, importlib.util, io, os, signal, socket, subprocess, sys, tempfile, time, warnings
 from pathlib import Path
 import pytest
 
