@@ -35,7 +35,7 @@ def _folder_batches(path, n_batches, bs, seed):
     for chunk in chunked(files, bs): yield [image2tensor(PILImage.create(f)).double()/255 for f in chunk]
 
 def dataset_stats(dls_or_path, n_batches=4, bs=64, seed=0):
-    "Per-channel (mean, std) of un-normalized training images over `n_batches` batches, for `Normalize.from_stats`"
+    "Per-channel (mean, std) of un-normalized training images over `n_batches` batches (None: all), for `Normalize.from_stats`"
     if n_batches is not None and n_batches < 1: raise ValueError(f"n_batches must be at least 1, or None for all batches (got {n_batches})")
     n = ifnone(n_batches, 1_000_000_000)
     if isinstance(dls_or_path, DataLoaders):
