@@ -10,13 +10,15 @@ a busy machine slows them all alike:
    - `LabelSmoothingLoss` vs torch `F.cross_entropy(label_smoothing=)` vs fastai `LabelSmoothingCrossEntropy`;
 2. the parts that differ, alone: the mixup callbacks' `before_batch` event, and the loss's forward+backward on a
    `(bs, n_classes)` batch of logits.
-Each ratio is from-scratch / library; the target is <= 1.05. torch runs on one thread to keep timings steady on a
-shared machine.
+Each ratio is from-scratch / library (of the medians); the target is <= 1.05. Next to it, the quartiles of the
+ratios taken turn by turn (the two calls of one turn run back to back, under the same load) show how noisy the
+machine was. torch runs on one thread to keep timings steady on a shared machine.
 """
 import argparse, statistics, sys, time
 from functools import partial
 import torch, torch.nn as nn, torch.nn.functional as F
-from fastai.basics import Learner, Callback, DataLoader, DataLoaders, Flatten, CancelFitException
+from fastai.basics import Learner, Callback, DataLoader, DataLoaders, Flatten, first
+from fastai.callback.progress import ProgressCallback
 from fastai.callback.mixup import MixUp
 from fastai.losses import LabelSmoothingCrossEntropy, CrossEntropyLossFlat
 from fastbook_ch7.mixup import MixUpFromScratch
@@ -25,23 +27,17 @@ from fastbook_ch7.smoothing import LabelSmoothingLoss
 BS, N_CLASSES, SIZE, EPS = 64, 10, 32, 0.1
 
 
-class StepTimer(Callback):
-    "Wall time of each whole batch (before_batch → after_batch) and of the before_batch event, after `warmup` batches"
+class BeforeBatchTimer(Callback):
+    "Time of the whole before_batch event: starts first (lowest order), stopped by `BeforeBatchEnd`"
     order = -1000
-    def __init__(self, warmup=3): self.warmup,self.steps,self.befores = warmup,[],[]
-    def before_fit(self): self.i = 0
     def before_batch(self): self.t0 = time.perf_counter()
-    def after_batch(self):
-        if self.i >= self.warmup: self.steps.append(time.perf_counter() - self.t0)
-        self.i += 1
 
 
 class BeforeBatchEnd(Callback):
-    "Marks the end of the before_batch event (runs after every other callback's before_batch)"
+    "Ends the before_batch timing after every other callback's before_batch"
     order = 1000
-    def __init__(self, timer): self.timer = timer
-    def before_batch(self):
-        if self.timer.i >= self.timer.warmup: self.timer.befores.append(time.perf_counter() - self.timer.t0)
+    def __init__(self, timer): self.timer,self.last = timer,None
+    def before_batch(self): self.last = time.perf_counter() - self.timer.t0
 
 
 def small_cnn():
@@ -49,12 +45,12 @@ def small_cnn():
                          nn.Conv2d(32, 64, 3, 2, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), Flatten(), nn.Linear(64, N_CLASSES))
 
 
-def make_dls(n_batches):
-    "`n_batches` copies of one fixed batch as a fastai DataLoaders (no shuffling, no workers, no transforms)"
+def make_dls():
+    "One fixed batch as a fastai DataLoaders (no shuffling, no workers, no transforms)"
     g = torch.Generator().manual_seed(0)
     x,y = torch.randn(BS, 3, SIZE, SIZE, generator=g),torch.randint(0, N_CLASSES, (BS,), generator=g)
-    items = [(x[i], y[i]) for i in range(BS)]*n_batches
-    dls = DataLoaders(DataLoader(items, bs=BS), DataLoader(items[:BS], bs=BS))
+    items = [(x[i], y[i]) for i in range(BS)]
+    dls = DataLoaders(DataLoader(items, bs=BS), DataLoader(items, bs=BS))
     dls.c = N_CLASSES
     return dls
 
@@ -68,36 +64,54 @@ class FunctionLoss:
     def decodes(self, x): return x.argmax(-1)
 
 
-def fit_times(dls, loss_func, cbs=()):
-    "Per-batch times (whole step, before_batch) of one epoch of `Learner.fit` over `dls`, validation skipped"
-    timer = StepTimer()
-    class SkipValidate(Callback):
-        def before_validate(self): raise CancelFitException()
-    torch.manual_seed(0)
-    learn = Learner(dls, small_cnn(), loss_func=loss_func, cbs=[timer, BeforeBatchEnd(timer), SkipValidate(), *cbs])
-    with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3)
-    return timer.steps,timer.befores
+class TrainingStep:
+    """A `Learner` held inside its training loop (the events `fit` sends before the first batch have been sent), so
+    that single training batches — `Learner.one_batch`: before_batch, forward, loss, backward, step, after_batch — can
+    be timed one at a time and interleaved with other learners'"""
+    def __init__(self, dls, loss_func, cbs=()):
+        torch.manual_seed(0)
+        self.before = BeforeBatchTimer()
+        self.learn = learn = Learner(dls, small_cnn(), loss_func=loss_func, cbs=[self.before, BeforeBatchEnd(self.before), *cbs])
+        learn.remove_cb(ProgressCallback) if hasattr(learn, 'progress') else None
+        learn.create_opt(); learn.opt.set_hypers(lr=1e-3)
+        learn.n_epoch,learn.epoch,learn.dl = 1,0,dls.train
+        learn.n_iter = 10**9
+        for event in ('before_fit', 'before_epoch', 'before_train'): learn(event)
+        self.batch = first(dls.train)
+
+    def __call__(self):
+        "Time one training step; return (whole step, before_batch event) in seconds"
+        t0 = time.perf_counter()
+        self.learn.one_batch(0, self.batch)
+        return time.perf_counter() - t0,self.learn.cbs.filter(lambda c: isinstance(c, BeforeBatchEnd))[0].last
+
+    def close(self):
+        with self.learn.no_logging():
+            for event in ('after_train', 'after_epoch', 'after_fit'): self.learn(event)
 
 
-def loss_times(loss_func, n):
-    "Forward+backward times of `loss_func` on fixed `(BS, N_CLASSES)` logits, `n` repeats"
+def loss_step(loss_func):
+    "A function timing one forward+backward of `loss_func` on fixed `(BS, N_CLASSES)` logits"
     g = torch.Generator().manual_seed(1)
     logits,y = torch.randn(BS, N_CLASSES, generator=g).requires_grad_(),torch.randint(0, N_CLASSES, (BS,), generator=g)
-    res = []
-    for _ in range(n):
+    def step():
         t0 = time.perf_counter()
         loss_func(logits, y).backward()
-        res.append(time.perf_counter() - t0)
+        t = time.perf_counter() - t0
         logits.grad = None
+        return t
+    return step
+
+
+def interleaved(steps, n, warmup=5):
+    "{name: [result of each call]}: call every step in turn, `n` times, starting the turn with a different one each time"
+    names = list(steps)
+    for _ in range(warmup):
+        for k in names: steps[k]()
+    res = {k: [] for k in names}
+    for i in range(n):
+        for k in names[i % len(names):] + names[:i % len(names)]: res[k].append(steps[k]())
     return res
-
-
-def interleaved(variants, rounds, run):
-    "{name: all times} running `run(variant)` for each variant in turn, `rounds` times"
-    times = {k: [] for k in variants}
-    for _ in range(rounds):
-        for k,v in variants.items(): times[k] += run(v)
-    return times
 
 
 def report(title, times, ref_names, target=1.05):
@@ -109,8 +123,10 @@ def report(title, times, ref_names, target=1.05):
     ratios = {}
     for r in ref_names:
         ratios[r] = med[ours]/med[r]
+        paired = statistics.quantiles([a/b for a,b in zip(times[ours], times[r])], n=4)  # same turn: same load
         print(f"  ratio {ours} / {r}: {ratios[r]:.3f}  {'<= ' if ratios[r] <= target else '> '}{target}: "
-              f"{'yes' if ratios[r] <= target else 'NO'}")
+              f"{'yes' if ratios[r] <= target else 'NO'}   (per-turn ratios: median {paired[1]:.3f}, "
+              f"quartiles {paired[0]:.3f}-{paired[2]:.3f})")
     return ratios
 
 
@@ -119,27 +135,30 @@ def main(argv=None):
     p.add_argument('--quick', action='store_true', help='few repeats: a smoke run, not a measurement')
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    rounds,n_batches,loss_reps = (2, 8, 200) if args.quick else (12, 25, 2000)
-    dls = make_dls(n_batches)
-    print(f"small CNN, batch {BS}x3x{SIZE}x{SIZE}, {N_CLASSES} classes, eps={EPS}; {rounds} interleaved rounds of "
-          f"{n_batches} batches (first 3 of each round not timed), torch threads: {torch.get_num_threads()}")
-    t_start = time.perf_counter()
+    n_steps,n_losses = (20, 200) if args.quick else (400, 20000)
+    dls = make_dls()
+    print(f"small CNN, batch {BS}x3x{SIZE}x{SIZE}, {N_CLASSES} classes, eps={EPS}; {n_steps} interleaved training "
+          f"steps and {n_losses} interleaved loss calls per variant (after 5 untimed), torch threads: {torch.get_num_threads()}")
+    t_start,ratios = time.perf_counter(),{}
 
-    mix = {'MixUpFromScratch(0.4)': lambda: [MixUpFromScratch(0.4)], 'fastai MixUp(0.4)': lambda: [MixUp(0.4)]}
-    raw = interleaved(mix, rounds, lambda make_cbs: [fit_times(dls, CrossEntropyLossFlat(), make_cbs())])
-    ratios = {}
-    ratios['mixup step'] = report('mixup: whole training step', {k: sum((s for s,_ in v), []) for k,v in raw.items()},
+    mix = {'MixUpFromScratch(0.4)': TrainingStep(dls, CrossEntropyLossFlat(), [MixUpFromScratch(0.4)]),
+           'fastai MixUp(0.4)': TrainingStep(dls, CrossEntropyLossFlat(), [MixUp(0.4)])}
+    raw = interleaved(mix, n_steps)
+    for m in mix.values(): m.close()
+    ratios['mixup step'] = report('mixup: whole training step', {k: [s for s,_ in v] for k,v in raw.items()},
                                   ['fastai MixUp(0.4)'])
-    ratios['mixup before_batch'] = report('mixup: before_batch event alone', {k: sum((b for _,b in v), []) for k,v in raw.items()},
+    ratios['mixup before_batch'] = report('mixup: before_batch event alone', {k: [b for _,b in v] for k,v in raw.items()},
                                           ['fastai MixUp(0.4)'])
 
-    losses = {f'LabelSmoothingLoss({EPS})': lambda: LabelSmoothingLoss(EPS),
-              f'F.cross_entropy(label_smoothing={EPS})': lambda: FunctionLoss(EPS),
-              f'fastai LabelSmoothingCrossEntropy({EPS})': lambda: LabelSmoothingCrossEntropy(EPS)}
+    losses = {f'LabelSmoothingLoss({EPS})': LabelSmoothingLoss(EPS),
+              f'F.cross_entropy(label_smoothing={EPS})': FunctionLoss(EPS),
+              f'fastai LabelSmoothingCrossEntropy({EPS})': LabelSmoothingCrossEntropy(EPS)}
     refs = list(losses)[1:]
-    raw = interleaved(losses, rounds, lambda make: fit_times(dls, make())[0])
-    ratios['smoothing step'] = report('label smoothing: whole training step', raw, refs)
-    raw = interleaved(losses, rounds, lambda make: loss_times(make(), loss_reps//rounds))
+    steps = {k: TrainingStep(dls, lf) for k,lf in losses.items()}
+    raw = interleaved(steps, n_steps)
+    for m in steps.values(): m.close()
+    ratios['smoothing step'] = report('label smoothing: whole training step', {k: [s for s,_ in v] for k,v in raw.items()}, refs)
+    raw = interleaved({k: loss_step(lf) for k,lf in losses.items()}, n_losses)
     ratios['smoothing loss'] = report(f'label smoothing: loss forward+backward alone on ({BS}, {N_CLASSES}) logits', raw, refs)
 
     print(f"\nsummary (from-scratch / library, target <= 1.05), {time.perf_counter()-t_start:.0f}s:")

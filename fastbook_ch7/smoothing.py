@@ -7,27 +7,40 @@ Docs: https://fastbook-ch7.github.io/fastbook_ch7/label_smoothing.html.md"""
 # %% auto #0
 __all__ = ['smooth_targets', 'LabelSmoothingLoss', 'smoothing_frame', 'smoothing_widget']
 
-# %% ../nbs/06_label_smoothing.ipynb #ab9326ec
+# %% ../nbs/06_label_smoothing.ipynb #bd92da58
 import io, math
 import ipywidgets as widgets
 from fastai.vision.all import *
 from IPython.display import display, Image as DisplayImage
 from matplotlib.figure import Figure  # after fastai's *, which has an HTML `Figure` of its own
-from .mixup import one_hot
 
-# %% ../nbs/06_label_smoothing.ipynb #ad0952b6
+# %% ../nbs/06_label_smoothing.ipynb #65a604a8
 def _check_eps(eps):
     "`eps` as a float, or a clear error unless 0 <= eps < 1"
     if not 0 <= eps < 1: raise ValueError(
         f"eps must be in [0, 1) (got {eps}): 0 is plain cross-entropy, 1 would throw the labels away; the chapter uses 0.1")
     return float(eps)
 
+def _check_labels(y, n_classes):
+    "`y` as a plain tensor of integer labels in [0, n_classes), or a clear error"
+    y = torch.as_tensor(y)
+    if type(y) is not Tensor: y = y.as_subclass(Tensor)  # fastai's TensorCategory → plain tensor
+    if int(n_classes) < 2: raise ValueError(f"n_classes must be at least 2 (got {n_classes})")
+    if y.is_floating_point() or y.is_complex() or y.dtype==torch.bool:
+        raise ValueError(f"labels must be integer class indices (got dtype {y.dtype}), like a DataLoader's `yb`")
+    if y.numel():
+        lo,hi = map(int, torch.aminmax(y))
+        if lo < 0 or hi >= n_classes:
+            raise ValueError(f"labels must be in [0, {n_classes}) (got {lo} to {hi}): check n_classes against the vocab")
+    return y.long()
+
 def smooth_targets(y, n_classes, eps=0.1) -> Tensor:
     "Label-smoothed targets for integer labels `y`: `(1-eps)*one_hot(y, n_classes) + eps/n_classes`, shape `(B, n_classes)`"
-    eps = _check_eps(eps)
-    return (1-eps)*one_hot(y, n_classes) + eps/n_classes
+    eps,y = _check_eps(eps),_check_labels(y, n_classes)
+    uniform = torch.full((*y.shape, n_classes), eps/n_classes, device=y.device)
+    return uniform.scatter_(-1, y[..., None], 1 - eps + eps/n_classes)
 
-# %% ../nbs/06_label_smoothing.ipynb #1999ef34
+# %% ../nbs/06_label_smoothing.ipynb #76395b50
 class LabelSmoothingLoss(Module):
     "Cross-entropy against `smooth_targets(y, n_classes, eps)`; a fastai loss (`y_int`, `activation`, `decodes`, `reduction`)"
     y_int = True
@@ -41,7 +54,7 @@ class LabelSmoothingLoss(Module):
         self._reduction = r
 
     def forward(self, logits, y):
-        logits,y = logits.as_subclass(Tensor),y.as_subclass(Tensor)  # fastai's tensor subclasses don't mix
+        if type(logits) is not Tensor: logits = logits.as_subclass(Tensor)  # fastai's tensor subclasses don't mix
         if logits.ndim != 2 or y.shape != logits.shape[:1]: raise ValueError(
             f"LabelSmoothingLoss needs logits (batch, n_classes) and labels (batch,) (got {tuple(logits.shape)} and {tuple(y.shape)})")
         loss = -(smooth_targets(y, logits.shape[1], self.eps) * F.log_softmax(logits, dim=-1)).sum(-1)
@@ -51,10 +64,10 @@ class LabelSmoothingLoss(Module):
     def decodes(self, out): return out.argmax(dim=-1)
     def extra_repr(self): return f'eps={self.eps}, reduction={self.reduction!r}'
 
-# %% ../nbs/06_label_smoothing.ipynb #b39616f0
+# %% ../nbs/06_label_smoothing.ipynb #d489fa1d
 def _example_logits(n_classes, true_class, eps):
     "A few logit vectors to score, by name: sure and right, the smoothed optimum, unsure, sure and wrong"
-    right,wrong = [8*one_hot(tensor([c]), n_classes)[0] for c in (true_class, (true_class+1) % n_classes)]
+    right,wrong = [8*smooth_targets(c, n_classes, 0.) for c in (true_class, (true_class+1) % n_classes)]
     optimum = smooth_targets(tensor([true_class]), n_classes, eps)[0].clamp_min(1e-4).log()  # ε=0: as sure as 1e-4 allows
     return {'sure, right': right, 'smoothed optimum': optimum, 'unsure': torch.zeros(n_classes), 'sure, wrong': wrong}
 
@@ -81,7 +94,7 @@ def smoothing_frame(eps=0.1, n_classes=10, true_class=0, fig=None):
     fig.suptitle(f'true class: {target[true_class]:.3f}, others: {others:.3f}', fontsize=10)
     return fig
 
-# %% ../nbs/06_label_smoothing.ipynb #7112d87c
+# %% ../nbs/06_label_smoothing.ipynb #4a9a5848
 def _png(fig):
     "`fig` rendered as PNG bytes"
     buf = io.BytesIO()
