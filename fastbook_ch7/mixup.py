@@ -7,7 +7,7 @@ Docs: https://fastbook-ch7.github.io/fastbook_ch7/mixup.html.md"""
 # %% auto #0
 __all__ = ['one_hot', 'mixup_batch', 'mixup_frame', 'mixup_widget', 'MixUpFromScratch', 'cutmix_batch', 'CutMixFromScratch']
 
-# %% ../nbs/05_mixup.ipynb #f6e08446
+# %% ../nbs/05_mixup.ipynb #7b284b86
 import io
 import numpy as np
 from PIL import Image
@@ -17,7 +17,7 @@ from IPython.display import display, Image as DisplayImage
 from torch.distributions.beta import Beta
 from fastai.vision.all import *
 
-# %% ../nbs/05_mixup.ipynb #7ab75192
+# %% ../nbs/05_mixup.ipynb #f6c19a90
 def one_hot(y, n_classes) -> Tensor:
     "Integer labels `y` of shape `(B,)` as float one-hot rows of shape `(B, n_classes)`"
     y = torch.as_tensor(y).as_subclass(Tensor)  # plain tensor: mixed targets are no longer categories
@@ -29,7 +29,7 @@ def one_hot(y, n_classes) -> Tensor:
                          f"check n_classes against the vocab")
     return F.one_hot(y.long(), int(n_classes)).float()
 
-# %% ../nbs/05_mixup.ipynb #a3285f8b
+# %% ../nbs/05_mixup.ipynb #13a7d8b8
 def _check_batch(x, y, perm):
     "The batch size, after checking that `x`, `y` and `perm` agree on it and `y` holds float targets"
     sizes = dict(x=x.shape[0], y=y.shape[0], perm=perm.shape[0])
@@ -61,13 +61,13 @@ def _mix(t, lam, perm):
     "`lam*t + (1-lam)*t[perm]`: the one line of mixup, without the checks"
     return torch.lerp(t[perm], t, _per_item(lam, t))
 
-# %% ../nbs/05_mixup.ipynb #06c89ca8
+# %% ../nbs/05_mixup.ipynb #1105a561
 def mixup_batch(x, y, lam, perm):
     "`lam*x + (1-lam)*x[perm]` for the images `x` and the float targets `y` (shape `(B, n_classes)`)"
     lam = _check_lam(lam, _check_batch(x, y, perm))
     return _mix(x, lam, perm),_mix(y, lam, perm)
 
-# %% ../nbs/05_mixup.ipynb #ce3f1966
+# %% ../nbs/05_mixup.ipynb #28e21e05
 def _as_rgb(img):
     "A PIL image, `(C,H,W)` tensor or `(H,W,C)` array (uint8, or float in [0, 1]) as a float32 `(H,W,3)` array"
     if isinstance(img, Image.Image): return np.asarray(img.convert('RGB'), dtype=np.float32)/255
@@ -89,7 +89,7 @@ def _class_index(label, classes):
     if not 0 <= i < len(classes): raise ValueError(f"class index {i} out of range for {len(classes)} classes")
     return i
 
-# %% ../nbs/05_mixup.ipynb #c1b26be4
+# %% ../nbs/05_mixup.ipynb #c69778a2
 def mixup_frame(lam, img_a, img_b, label_a, label_b, classes, fig=None):
     "Draw `lam*img_a + (1-lam)*img_b` and its mixed one-hot target into `fig` (default: a new figure); return `fig`"
     a,b = _as_rgb(img_a),_as_rgb(img_b)
@@ -97,7 +97,7 @@ def mixup_frame(lam, img_a, img_b, label_a, label_b, classes, fig=None):
     ia,ib = _class_index(label_a, classes),_class_index(label_b, classes)
     x,y = tensor(np.stack([a, b])),one_hot(tensor([ia, ib]), len(classes))
     xm,ym = mixup_batch(x, y, float(_check_lam(lam)), tensor([1, 0]))
-    fig = ifnone(fig, matplotlib.figure.Figure(figsize=(8, 3.2), layout="constrained"))
+    if fig is None: fig = matplotlib.figure.Figure(figsize=(8, 3.2), layout="constrained")
     fig.clear()
     ax_img,ax_bar = fig.subplots(1, 2, width_ratios=[1, 1.6])
     ax_img.imshow(xm[0].numpy()); ax_img.axis('off')
@@ -107,7 +107,7 @@ def mixup_frame(lam, img_a, img_b, label_a, label_b, classes, fig=None):
     ax_bar.set_ylim(0, 1); ax_bar.set_title('target')
     return fig
 
-# %% ../nbs/05_mixup.ipynb #11fb0ce4
+# %% ../nbs/05_mixup.ipynb #fd43a291
 def _png(fig):
     "`fig` rendered as PNG bytes"
     buf = io.BytesIO()
@@ -124,7 +124,9 @@ def mixup_widget(img_a=None, img_b=None, label_a=None, label_b=None, classes=Non
     button = widgets.Button(description='new pair', disabled=dl is None, tooltip='two random images from the DataLoader')
     out = widgets.Output()
     fig = matplotlib.figure.Figure(figsize=(8, 3.2), layout="constrained")
-    gen = torch.Generator().manual_seed(seed) if seed is not None else torch.Generator().manual_seed(torch.seed())
+    gen = torch.Generator()
+    if seed is None: gen.seed()    # its own random state: the global torch generator is left alone
+    else: gen.manual_seed(seed)
     caption = widgets.HTML()
     box = widgets.VBox([widgets.HBox([slider, button]), caption, out])
     box.slider,box.button,box.caption,box.out,box.fig = slider,button,caption,out,fig
@@ -147,7 +149,7 @@ def mixup_widget(img_a=None, img_b=None, label_a=None, label_b=None, classes=Non
     else: redraw()
     return box
 
-# %% ../nbs/05_mixup.ipynb #d35f3f6a
+# %% ../nbs/05_mixup.ipynb #2e1ff8b8
 class _MixFromScratch(Callback):
     "What `MixUpFromScratch` and `CutMixFromScratch` share: Beta(alpha, alpha) draws, the mixed loss, training only"
     run_valid = False
@@ -192,7 +194,7 @@ class _MixFromScratch(Callback):
         red = getattr(self.old_lf, 'reduction', 'mean')
         return loss.mean() if red=='mean' else loss.sum() if red=='sum' else loss
 
-# %% ../nbs/05_mixup.ipynb #7dd998f2
+# %% ../nbs/05_mixup.ipynb #6fe09b95
 class MixUpFromScratch(_MixFromScratch):
     "Mixup built on `mixup_batch`: per item `lam ~ Beta(alpha, alpha)`, kept >= 0.5; use like fastai's `MixUp`"
     def __init__(self, alpha=0.4): super().__init__(alpha)
@@ -204,7 +206,7 @@ class MixUpFromScratch(_MixFromScratch):
         perm = torch.randperm(bs).to(x.device)
         self._set_batch(_mix(x, lam, perm), y, lam, perm)  # `mixup_batch` without its checks: lam and perm are valid
 
-# %% ../nbs/05_mixup.ipynb #3949c924
+# %% ../nbs/05_mixup.ipynb #f03d7ac0
 def _cutmix_box(H, W, lam, generator=None):
     "The CutMix box `(x1, y1, x2, y2)`: sides `sqrt(1-lam)*(W, H)` around a uniform random centre, clipped to the image"
     cut_rat = torch.sqrt(1. - torch.as_tensor(lam, dtype=torch.float32))
@@ -221,7 +223,7 @@ def _paste_box(x, lam, perm, generator=None):
     x_mixed[..., y1:y2, x1:x2] = x[..., y1:y2, x1:x2][perm]
     return x_mixed,1 - (x2-x1)*(y2-y1)/(W*H)
 
-# %% ../nbs/05_mixup.ipynb #4776133c
+# %% ../nbs/05_mixup.ipynb #6c7e9c01
 def cutmix_batch(x, y, lam, perm, generator=None):
     "Paste a random box of area about `1-lam` from `x[perm]` into `x`; weight the targets `y` by the area pasted"
     _check_batch(x, y, perm)
@@ -230,7 +232,7 @@ def cutmix_batch(x, y, lam, perm, generator=None):
     x_mixed,kept = _paste_box(x, lam, perm, generator)
     return x_mixed,_mix(y, kept, perm)
 
-# %% ../nbs/05_mixup.ipynb #e7bc21f3
+# %% ../nbs/05_mixup.ipynb #281e7aa2
 class CutMixFromScratch(_MixFromScratch):
     "CutMix built on `cutmix_batch`: one `lam ~ Beta(alpha, alpha)` and one box per batch; use like fastai's `CutMix`"
     def __init__(self, alpha=1.0): super().__init__(alpha)
