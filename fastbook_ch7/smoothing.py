@@ -7,14 +7,14 @@ Docs: https://fastbook-ch7.github.io/fastbook_ch7/label_smoothing.html.md"""
 # %% auto #0
 __all__ = ['smooth_targets', 'LabelSmoothingLoss', 'smoothing_frame', 'smoothing_widget']
 
-# %% ../nbs/06_label_smoothing.ipynb #bd92da58
+# %% ../nbs/06_label_smoothing.ipynb #3a2d4ee0
 import io, math
 import ipywidgets as widgets
 from fastai.vision.all import *
 from IPython.display import display, Image as DisplayImage
 from matplotlib.figure import Figure  # after fastai's *, which has an HTML `Figure` of its own
 
-# %% ../nbs/06_label_smoothing.ipynb #65a604a8
+# %% ../nbs/06_label_smoothing.ipynb #0309e80b
 def _check_eps(eps):
     "`eps` as a float, or a clear error unless 0 <= eps < 1"
     if not 0 <= eps < 1: raise ValueError(
@@ -40,7 +40,7 @@ def smooth_targets(y, n_classes, eps=0.1) -> Tensor:
     uniform = torch.full((*y.shape, n_classes), eps/n_classes, device=y.device)
     return uniform.scatter_(-1, y[..., None], 1 - eps + eps/n_classes)
 
-# %% ../nbs/06_label_smoothing.ipynb #76395b50
+# %% ../nbs/06_label_smoothing.ipynb #d68b1b3d
 class LabelSmoothingLoss(Module):
     "Cross-entropy against `smooth_targets(y, n_classes, eps)`; a fastai loss (`y_int`, `activation`, `decodes`, `reduction`)"
     y_int = True
@@ -64,7 +64,7 @@ class LabelSmoothingLoss(Module):
     def decodes(self, out): return out.argmax(dim=-1)
     def extra_repr(self): return f'eps={self.eps}, reduction={self.reduction!r}'
 
-# %% ../nbs/06_label_smoothing.ipynb #d489fa1d
+# %% ../nbs/06_label_smoothing.ipynb #0fd9ae04
 def _example_logits(n_classes, true_class, eps):
     "A few logit vectors to score, by name: sure and right, the smoothed optimum, unsure, sure and wrong"
     right,wrong = [8*smooth_targets(c, n_classes, 0.) for c in (true_class, (true_class+1) % n_classes)]
@@ -94,7 +94,7 @@ def smoothing_frame(eps=0.1, n_classes=10, true_class=0, fig=None):
     fig.suptitle(f'true class: {target[true_class]:.3f}, others: {others:.3f}', fontsize=10)
     return fig
 
-# %% ../nbs/06_label_smoothing.ipynb #4a9a5848
+# %% ../nbs/06_label_smoothing.ipynb #b550307d
 def _png(fig):
     "`fig` rendered as PNG bytes"
     buf = io.BytesIO()
@@ -103,7 +103,8 @@ def _png(fig):
 
 def smoothing_widget(n_classes=10, eps=0.1):
     "Sliders for ε and N and a dropdown for the true class, showing `smoothing_frame` live"
-    eps_slider = widgets.FloatSlider(value=eps, min=0., max=0.95, step=0.01, description='ε', readout_format='.2f')
+    if not 2 <= n_classes <= 20: raise ValueError(f"n_classes must be in [2, 20] for the widget (got {n_classes})")
+    eps_slider = widgets.FloatSlider(value=_check_eps(eps), min=0., max=0.95, step=0.01, description='ε', readout_format='.2f')
     n_slider = widgets.IntSlider(value=n_classes, min=2, max=20, description='N')
     true_class = widgets.Dropdown(options=list(range(n_classes)), value=0, description='true class')
     text,out = widgets.HTML(),widgets.Output()
@@ -113,16 +114,17 @@ def smoothing_widget(n_classes=10, eps=0.1):
     def redraw(*_):
         if box.holding: return
         smoothing_frame(eps_slider.value, n_slider.value, true_class.value, fig=box.fig)
-        text.value = box.fig._suptitle.get_text()
+        text.value = box.fig.get_suptitle()
         with out:
             out.clear_output(wait=True)
             display(DisplayImage(_png(box.fig)))
     def new_n(change):
         box.holding = True                                   # one redraw, after the dropdown is consistent
-        keep = true_class.value if true_class.value < change['new'] else 0
-        true_class.options = list(range(change['new']))
-        true_class.value = keep
-        box.holding = False
+        try:
+            keep = true_class.value if true_class.value < change['new'] else 0
+            true_class.options = list(range(change['new']))
+            true_class.value = keep
+        finally: box.holding = False
         redraw()
     n_slider.observe(new_n, names='value')
     for w in (eps_slider, true_class): w.observe(redraw, names='value')
