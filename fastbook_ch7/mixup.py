@@ -7,7 +7,7 @@ Docs: https://fastbook-ch7.github.io/fastbook_ch7/mixup.html.md"""
 # %% auto #0
 __all__ = ['one_hot', 'mixup_batch', 'mixup_frame', 'mixup_widget', 'MixUpFromScratch', 'cutmix_batch', 'CutMixFromScratch']
 
-# %% ../nbs/05_mixup.ipynb #d47c1024
+# %% ../nbs/05_mixup.ipynb #b28587e8
 import io
 import numpy as np
 from PIL import Image
@@ -17,7 +17,7 @@ from IPython.display import display, Image as DisplayImage
 from torch.distributions.beta import Beta
 from fastai.vision.all import *
 
-# %% ../nbs/05_mixup.ipynb #ba8dd802
+# %% ../nbs/05_mixup.ipynb #a9130c78
 def one_hot(y, n_classes) -> Tensor:
     "Integer labels `y` of shape `(B,)` as float one-hot rows of shape `(B, n_classes)`"
     y = torch.as_tensor(y).as_subclass(Tensor)  # plain tensor: mixed targets are no longer categories
@@ -29,7 +29,7 @@ def one_hot(y, n_classes) -> Tensor:
                          f"check n_classes against the vocab")
     return F.one_hot(y.long(), int(n_classes)).float()
 
-# %% ../nbs/05_mixup.ipynb #e9cfd1a7
+# %% ../nbs/05_mixup.ipynb #38527e80
 def _check_batch(x, y, perm):
     "The batch size, after checking that `x`, `y` and `perm` agree on it and `y` holds float targets"
     sizes = dict(x=x.shape[0], y=y.shape[0], perm=perm.shape[0])
@@ -61,13 +61,13 @@ def _mix(t, lam, perm):
     "`lam*t + (1-lam)*t[perm]`: the one line of mixup, without the checks"
     return torch.lerp(t[perm], t, _per_item(lam, t))
 
-# %% ../nbs/05_mixup.ipynb #ba5db4ac
+# %% ../nbs/05_mixup.ipynb #6c4106e5
 def mixup_batch(x, y, lam, perm):
     "`lam*x + (1-lam)*x[perm]` for the images `x` and the float targets `y` (shape `(B, n_classes)`)"
     lam = _check_lam(lam, _check_batch(x, y, perm))
     return _mix(x, lam, perm),_mix(y, lam, perm)
 
-# %% ../nbs/05_mixup.ipynb #600a7092
+# %% ../nbs/05_mixup.ipynb #5105aa0d
 def _as_rgb(img):
     "A PIL image, `(C,H,W)` tensor or `(H,W,C)` array (uint8, or float in [0, 1]) as a float32 `(H,W,3)` array"
     if isinstance(img, Image.Image): return np.asarray(img.convert('RGB'), dtype=np.float32)/255
@@ -89,7 +89,7 @@ def _class_index(label, classes):
     if not 0 <= i < len(classes): raise ValueError(f"class index {i} out of range for {len(classes)} classes")
     return i
 
-# %% ../nbs/05_mixup.ipynb #54640133
+# %% ../nbs/05_mixup.ipynb #363ea5a2
 def mixup_frame(lam, img_a, img_b, label_a, label_b, classes, fig=None):
     "Draw `lam*img_a + (1-lam)*img_b` and its mixed one-hot target into `fig` (default: a new figure); return `fig`"
     a,b = _as_rgb(img_a),_as_rgb(img_b)
@@ -107,7 +107,7 @@ def mixup_frame(lam, img_a, img_b, label_a, label_b, classes, fig=None):
     ax_bar.set_ylim(0, 1); ax_bar.set_title('target')
     return fig
 
-# %% ../nbs/05_mixup.ipynb #d0a0e0c2
+# %% ../nbs/05_mixup.ipynb #fba385e2
 def _png(fig):
     "`fig` rendered as PNG bytes"
     buf = io.BytesIO()
@@ -149,7 +149,7 @@ def mixup_widget(img_a=None, img_b=None, label_a=None, label_b=None, classes=Non
     else: redraw()
     return box
 
-# %% ../nbs/05_mixup.ipynb #848081f6
+# %% ../nbs/05_mixup.ipynb #ac463c49
 class _MixFromScratch(Callback):
     "What `MixUpFromScratch` and `CutMixFromScratch` share: Beta(alpha, alpha) draws, the mixed loss, training only"
     run_valid = False
@@ -194,7 +194,7 @@ class _MixFromScratch(Callback):
         red = getattr(self.old_lf, 'reduction', 'mean')
         return loss.mean() if red=='mean' else loss.sum() if red=='sum' else loss
 
-# %% ../nbs/05_mixup.ipynb #f33d16ac
+# %% ../nbs/05_mixup.ipynb #783bcccf
 class MixUpFromScratch(_MixFromScratch):
     "Mixup built on `mixup_batch`: per item `lam ~ Beta(alpha, alpha)`, kept >= 0.5; use like fastai's `MixUp`"
     def __init__(self, alpha=0.4): super().__init__(alpha)
@@ -206,7 +206,7 @@ class MixUpFromScratch(_MixFromScratch):
         perm = torch.randperm(bs).to(x.device)
         self._set_batch(_mix(x, lam, perm), y, lam, perm)  # `mixup_batch` without its checks: lam and perm are valid
 
-# %% ../nbs/05_mixup.ipynb #c452525a
+# %% ../nbs/05_mixup.ipynb #6deddc80
 def _cutmix_box(H, W, lam, generator=None):
     "The CutMix box `(x1, y1, x2, y2)`: sides `sqrt(1-lam)*(W, H)` around a uniform random centre, clipped to the image"
     cut_rat = torch.sqrt(1. - torch.as_tensor(lam, dtype=torch.float32))
@@ -223,7 +223,7 @@ def _paste_box(x, lam, perm, generator=None):
     x_mixed[..., y1:y2, x1:x2] = x[..., y1:y2, x1:x2][perm]
     return x_mixed,1 - (x2-x1)*(y2-y1)/(W*H)
 
-# %% ../nbs/05_mixup.ipynb #b3f23c18
+# %% ../nbs/05_mixup.ipynb #eab66d54
 def cutmix_batch(x, y, lam, perm, generator=None):
     "Paste a random box of area about `1-lam` from `x[perm]` into `x`; weight the targets `y` by the area pasted"
     _check_batch(x, y, perm)
@@ -232,7 +232,7 @@ def cutmix_batch(x, y, lam, perm, generator=None):
     x_mixed,kept = _paste_box(x, lam, perm, generator)
     return x_mixed,_mix(y, kept, perm)
 
-# %% ../nbs/05_mixup.ipynb #7ad5736b
+# %% ../nbs/05_mixup.ipynb #4426a79b
 class CutMixFromScratch(_MixFromScratch):
     "CutMix built on `cutmix_batch`: one `lam ~ Beta(alpha, alpha)` and one box per batch; use like fastai's `CutMix`"
     def __init__(self, alpha=1.0): super().__init__(alpha)
