@@ -7,14 +7,14 @@ Docs: https://fastbook-ch7.github.io/fastbook_ch7/label_smoothing.html.md"""
 # %% auto #0
 __all__ = ['smooth_targets', 'LabelSmoothingLoss', 'smoothing_frame', 'smoothing_widget']
 
-# %% ../nbs/06_label_smoothing.ipynb #3a2d4ee0
+# %% ../nbs/06_label_smoothing.ipynb #9b79ac98
 import io, math
 import ipywidgets as widgets
 from fastai.vision.all import *
 from IPython.display import display, Image as DisplayImage
 from matplotlib.figure import Figure  # after fastai's *, which has an HTML `Figure` of its own
 
-# %% ../nbs/06_label_smoothing.ipynb #0309e80b
+# %% ../nbs/06_label_smoothing.ipynb #2d9cf3fd
 def _check_eps(eps):
     "`eps` as a float, or a clear error unless 0 <= eps < 1"
     if not 0 <= eps < 1: raise ValueError(
@@ -40,7 +40,7 @@ def smooth_targets(y, n_classes, eps=0.1) -> Tensor:
     uniform = torch.full((*y.shape, n_classes), eps/n_classes, device=y.device)
     return uniform.scatter_(-1, y[..., None], 1 - eps + eps/n_classes)
 
-# %% ../nbs/06_label_smoothing.ipynb #d68b1b3d
+# %% ../nbs/06_label_smoothing.ipynb #55d4f61a
 class LabelSmoothingLoss(Module):
     "Cross-entropy against `smooth_targets(y, n_classes, eps)`; a fastai loss (`y_int`, `activation`, `decodes`, `reduction`)"
     y_int = True
@@ -64,7 +64,7 @@ class LabelSmoothingLoss(Module):
     def decodes(self, out): return out.argmax(dim=-1)
     def extra_repr(self): return f'eps={self.eps}, reduction={self.reduction!r}'
 
-# %% ../nbs/06_label_smoothing.ipynb #0fd9ae04
+# %% ../nbs/06_label_smoothing.ipynb #dd7f2502
 def _example_logits(n_classes, true_class, eps):
     "A few logit vectors to score, by name: sure and right, the smoothed optimum, unsure, sure and wrong"
     right,wrong = [8*smooth_targets(c, n_classes, 0.) for c in (true_class, (true_class+1) % n_classes)]
@@ -94,7 +94,7 @@ def smoothing_frame(eps=0.1, n_classes=10, true_class=0, fig=None):
     fig.suptitle(f'true class: {target[true_class]:.3f}, others: {others:.3f}', fontsize=10)
     return fig
 
-# %% ../nbs/06_label_smoothing.ipynb #b550307d
+# %% ../nbs/06_label_smoothing.ipynb #0c0df62d
 def _png(fig):
     "`fig` rendered as PNG bytes"
     buf = io.BytesIO()
