@@ -17,6 +17,6 @@ echo "== nbdev-test (every notebook, CPU recipe)"
 # Two notebooks run at once on two cores: one torch thread each, and idle OpenMP threads sleep instead of spinning
 # (with 2 threads per notebook a training step was measured 30x slower from the threads stalling each other).
 export OMP_WAIT_POLICY=PASSIVE
-OMP_NUM_THREADS=1 .venv/bin/nbdev-test --n_workers 2 --timing
+OMP_NUM_THREADS=1 .venv/bin/nbdev-test --n-workers 2 --timing
 echo "== pytest"
 .venv/bin/pytest -q -p no:cacheprovider
