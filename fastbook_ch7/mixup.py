@@ -13,7 +13,6 @@ import numpy as np
 from PIL import Image
 import matplotlib.figure
 import ipywidgets as widgets
-from IPython.display import display, Image as DisplayImage
 from torch.distributions.beta import Beta
 from fastai.vision.all import *
 
@@ -122,23 +121,21 @@ def mixup_widget(img_a=None, img_b=None, label_a=None, label_b=None, classes=Non
     classes = list(classes)
     slider = widgets.FloatSlider(value=lam, min=0., max=1., step=0.01, description='λ', readout_format='.2f')
     button = widgets.Button(description='new pair', disabled=dl is None, tooltip='two random images from the DataLoader')
-    out = widgets.Output()
+    picture = widgets.Image(format='png')  # a PNG the kernel replaces: no Output widget, no display() calls
     fig = matplotlib.figure.Figure(figsize=(8, 3.2), layout="constrained")
     gen = torch.Generator()
     if seed is None: gen.seed()    # its own random state: the global torch generator is left alone
     else: gen.manual_seed(seed)
     caption = widgets.HTML()
-    box = widgets.VBox([widgets.HBox([slider, button]), caption, out])
-    box.slider,box.button,box.caption,box.out,box.fig = slider,button,caption,out,fig
+    box = widgets.VBox([widgets.HBox([slider, button]), caption, picture])
+    box.slider,box.button,box.caption,box.picture,box.fig = slider,button,caption,picture,fig
     box.pair = dict(img_a=img_a, img_b=img_b, label_a=label_a, label_b=label_b)
     def redraw(*_):
         mixup_frame(slider.value, **box.pair, classes=classes, fig=fig)
         ia,ib,lam = _class_index(box.pair['label_a'], classes),_class_index(box.pair['label_b'], classes),slider.value
         caption.value = (f'target: {lam:.2f} {classes[ia]} + {1-lam:.2f} {classes[ib]}' if ia!=ib
                          else f'target: 1.00 {classes[ia]} (both images are of that class)')
-        with out:
-            out.clear_output(wait=True)
-            display(DisplayImage(_png(fig)))
+        picture.value = _png(fig)
     def new_pair(_):
         (xa,ya),(xb,yb) = [dl.do_item(int(i)) for i in torch.randint(len(dl.dataset), (2,), generator=gen)]
         box.pair = dict(img_a=xa, img_b=xb, label_a=int(ya), label_b=int(yb))

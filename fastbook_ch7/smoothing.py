@@ -11,7 +11,6 @@ __all__ = ['smooth_targets', 'LabelSmoothingLoss', 'smoothing_frame', 'smoothing
 import io, math
 import ipywidgets as widgets
 from fastai.vision.all import *
-from IPython.display import display, Image as DisplayImage
 from matplotlib.figure import Figure  # after fastai's *, which has an HTML `Figure` of its own
 
 # %% ../nbs/06_label_smoothing.ipynb #2d9cf3fd
@@ -107,17 +106,15 @@ def smoothing_widget(n_classes=10, eps=0.1):
     eps_slider = widgets.FloatSlider(value=_check_eps(eps), min=0., max=0.95, step=0.01, description='ε', readout_format='.2f')
     n_slider = widgets.IntSlider(value=n_classes, min=2, max=20, description='N')
     true_class = widgets.Dropdown(options=list(range(n_classes)), value=0, description='true class')
-    text,out = widgets.HTML(),widgets.Output()
-    box = widgets.VBox([widgets.HBox([eps_slider, n_slider, true_class]), text, out])
-    box.eps,box.n,box.true_class,box.text,box.out = eps_slider,n_slider,true_class,text,out
+    text,picture = widgets.HTML(),widgets.Image(format='png')  # a PNG the kernel replaces: no Output widget
+    box = widgets.VBox([widgets.HBox([eps_slider, n_slider, true_class]), text, picture])
+    box.eps,box.n,box.true_class,box.text,box.picture = eps_slider,n_slider,true_class,text,picture
     box.fig,box.holding = Figure(figsize=(9, 3.2), layout='constrained'),False
     def redraw(*_):
         if box.holding: return
         smoothing_frame(eps_slider.value, n_slider.value, true_class.value, fig=box.fig)
         text.value = box.fig.get_suptitle()
-        with out:
-            out.clear_output(wait=True)
-            display(DisplayImage(_png(box.fig)))
+        picture.value = _png(box.fig)
     def new_n(change):
         box.holding = True                                   # one redraw, after the dropdown is consistent
         try:

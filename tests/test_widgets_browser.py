@@ -36,10 +36,10 @@ SERVER_START_S = 90     # voila listening on its port
 PAGE_READY_S = 300      # kernel started, demo notebook executed (it imports fastai), both widgets drawn
 UPDATE_S = 30           # one slider move → new readout, caption and picture in the page
 # Voilà runs the notebook with nbclient, which mimics the Output widget while a cell runs by sending comm messages
-# on the shell channel it is also waiting on for the cell's execute_reply. About one page load in three on this busy
-# machine, the reply then sits unread and Voilà shows "Executing k of n" for ever, with the kernel idle (seen with
-# ipykernel 6.31 and 7.4, nbclient 0.11, pyzmq 27). Widgets that show their picture in an `ipywidgets.Image` rather
-# than an `Output` avoid it (12 of 12 loads fine). Until then: no progress for STALL_S → load the page again.
+# on the shell channel it is also waiting on for the cell's execute_reply. When the widgets drew into an `Output`,
+# about one page load in three on a busy machine left that reply unread and Voilà showed "Executing k of n" for ever
+# (ipykernel 6.31 and 7.4, nbclient 0.11, pyzmq 27). The widgets now show their picture in an `ipywidgets.Image`,
+# which avoids it; the guard stays, in case: no progress for STALL_S → load the page again, and say so.
 STALL_S = 60
 LOAD_ATTEMPTS = 4
 PAGE_KEY_STEPS = 5      # PageUp/PageDown move an ipywidgets slider (noUiSlider) by 5 steps
@@ -276,7 +276,7 @@ def test_mixup_widget_in_browser(page):
     path = make_synthetic_imagenette(default_synthetic_path())
     a, b = MIX['class_a'], MIX['class_b']
     img_a, img_b = [PILImage.create(sorted((path/'train'/c).iterdir())[0]) for c in (a, b)]
-    with contextlib.redirect_stdout(io.StringIO()):  # outside a kernel, the widget's display() just prints
+    with contextlib.redirect_stdout(io.StringIO()):
         ref = mixup_widget(img_a, img_b, a, b, SYNTH_CLASSES, lam=MIX['lam']).slider  # the slider the page shows
     ia, ib = SYNTH_CLASSES.index(a), SYNTH_CLASSES.index(b)
 

@@ -1,6 +1,7 @@
 """Write README.md from nbs/index.ipynb without Quarto (which `nbdev-readme` needs and these machines cannot install).
 
-Cells marked `#| hide` are left out and nbdev directives are stripped, as nbdev-readme does.
+Cells marked `#| hide` are left out and nbdev directives are stripped, as nbdev-readme does; relative links and
+images (relative to nbs/, as the docs site needs) are made relative to the repository root.
 Usage: python tools/make_readme.py [--check]   (--check: exit 1 if README.md is not what this script makes)
 """
 import re, sys
@@ -23,6 +24,7 @@ def readme_text():
         cells.append(c)
     nb.cells = cells
     body,_ = MarkdownExporter(exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(nb)
+    body = re.sub(r'\]\((?!https?:|/|#)', '](nbs/', body)  # links relative to nbs/ (as the docs site needs) → to the repo root
     return "<!-- generated from nbs/index.ipynb by tools/make_readme.py: edit that notebook, not this file -->\n\n" + body.strip() + "\n"
 
 if __name__ == '__main__':
