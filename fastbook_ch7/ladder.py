@@ -83,7 +83,8 @@ class Ladder:
         "One line of the results table"
         log = learn.cbs.filter(lambda o: isinstance(o, EpochLog))
         return dict(stage=stage, what=what, accuracy=round(ifnone(acc, valid_accuracy(learn) if learn else None), 4),
-                    train_time=round(secs, 1), epochs=epochs, sizes=sizes, curve=log[0].epochs if log else [])
+                    train_time=round(secs, 1), epochs=epochs, sizes=sizes, n_valid=len(learn.dls.valid_ds),
+                    curve=log[0].epochs if log else [])
 
     def weights_path(self, stage): return self.out/'weights'/f'{stage}.pth'
 
@@ -131,9 +132,10 @@ def stage_tta(lad):
     t0 = time.perf_counter(); preds,targs = learn.tta(); t_fa = time.perf_counter()-t0
     t0 = time.perf_counter(); p5,t5 = five_crop_tta(learn, tta_valid_dl(learn, R.size), size=R.size); t_5 = time.perf_counter()-t0
     return None, [dict(stage='tta', what="+ fastai TTA (n=4, beta=0.25)", accuracy=round(accuracy(preds, targs).item(), 4),
-                       train_time=round(t_fa, 1), epochs=0, sizes=str(R.size), curve=[]),
+                       train_time=round(t_fa, 1), epochs=0, sizes=str(R.size), n_valid=len(targs), curve=[]),
                   dict(stage='tta_five_crop', what='+ five-crop TTA (mean)', accuracy=round(accuracy(p5, t5).item(), 4),
-                       train_time=round(t_5, 1), epochs=0, sizes=f'{tta_valid_dl(learn, R.size).one_batch()[0].shape[-1]}→5×{R.size}', curve=[])]
+                       train_time=round(t_5, 1), epochs=0, sizes=f'{tta_valid_dl(learn, R.size).one_batch()[0].shape[-1]}→5×{R.size}',
+                       n_valid=len(t5), curve=[])]
 
 # %% ../nbs/07_ladder.ipynb #fc4748d2
 def stage_mixup(lad):
@@ -220,6 +222,8 @@ def results_table(rows):
     vs = [BUILDS_ON.get(s) if BUILDS_ON.get(s) in acc else (df.stage[i-1] if i else '') for i,s in enumerate(df.stage)]
     df.insert(df.columns.get_loc('accuracy')+1, 'change', [round(a-acc[v], 4) if v else np.nan for a,v in zip(df.accuracy, vs)])
     df.insert(df.columns.get_loc('change')+1, 'vs', vs)
+    if 'n_valid' in df:  # binomial standard error of each accuracy: how much of a change could be chance
+        df.insert(df.columns.get_loc('accuracy')+1, 'se', (df.accuracy*(1-df.accuracy)/df.n_valid).pow(0.5).round(4))
     return df
 
 def epoch_times(rows):
@@ -233,7 +237,7 @@ def _fmt(col, v):
     "One cell of the markdown table"
     if v is None or (isinstance(v, float) and np.isnan(v)): return ''
     if col == 'change': return f'{v:+.3f}'
-    if col == 'accuracy': return f'{v:.3f}'
+    if col in ('accuracy', 'se'): return f'{v:.3f}'
     if col in ('train_time', 's_per_epoch'): return f'{v:.1f} s'
     return str(v)
 
@@ -276,7 +280,10 @@ def write_report(rows, out):
     if not rows: return
     df = results_table(rows)
     atomic_write(out/'results.csv', df.to_csv(index=False))
-    md = '# fastbook_ch7 ladder\n\n' + _markdown(df)
+    md = '# fastbook_ch7 ladder\n\n' + _markdown(df.drop(columns='n_valid', errors='ignore'))
+    if 'se' in df: md += (f"\n`se` is the standard error of an accuracy measured on {df.n_valid.iloc[0]} validation images; "
+                          "a change smaller than about 3 se (two standard errors of a difference of two such accuracies, "
+                          "2·√2·se) may be chance.\n")
     et = epoch_times(rows)
     if len(et): md += '\n## Seconds per training epoch by image size\n\n' + _markdown(et)
     atomic_write(out/'results.md', md)
