@@ -251,7 +251,7 @@ def _markdown(df):
 def plot_ladder(df, fn=None):
     "Bar chart of accuracy per stage"
     fig,ax = plt.subplots(figsize=(1.2*len(df)+2, 3.5))
-    bars = ax.bar(df.stage, df.accuracy, color='tab:blue')
+    bars = ax.bar(df.stage, df.accuracy, color='tab:blue', yerr=df.se if 'se' in df else None, capsize=4)  # ± one se
     ax.bar_label(bars, [f'{a:.3f}' for a in df.accuracy])
     ax.set_ylabel('validation accuracy'); ax.set_ylim(0, 1.05); ax.set_title('accuracy per stage')
     plt.setp(ax.get_xticklabels(), rotation=20)
@@ -267,7 +267,8 @@ def plot_curves(rows, fn=None):
         ep = range(1, len(r['curve'])+1)
         axs[0].plot(ep, [e['valid_loss'] for e in r['curve']], label=r['stage'])
         axs[1].plot(ep, [e['accuracy'] for e in r['curve']], label=r['stage'])
-    for ax,t in zip(axs, ('validation loss', 'validation accuracy')): ax.set_xlabel('epoch'); ax.set_title(t)
+    for ax,t in zip(axs, ('validation loss (log scale)', 'validation accuracy')): ax.set_xlabel('epoch'); ax.set_title(t)
+    axs[0].set_yscale('log')  # a from-scratch model's first validation loss can be 10x its last
     axs[1].legend(fontsize=8)
     fig.tight_layout()
     if fn: fig.savefig(fn, dpi=100); plt.close(fig)
