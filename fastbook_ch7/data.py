@@ -189,7 +189,8 @@ def dataset_path(data='synthetic'):
     if data=='synthetic': return make_synthetic_imagenette(default_synthetic_path())
     if data in DATA_CHOICES: return imagenette_path(DATA_CHOICES[data])
     if not Path(data).exists():
-        raise DataError(f"--data {data!r} is neither one of {list(DATA_CHOICES)} nor an existing folder")
+        raise DataError(f"--data {data!r} is neither one of {list(DATA_CHOICES)} nor an existing folder: give one of "
+                        "those names, or the path of a folder in Imagenette layout (train/<class>/*.jpg, val/<class>/*.jpg)")
     check_imagenette_folder(data)
     return Path(data)
 

@@ -200,7 +200,10 @@ def run_ladder(R, path, out, stages=None, skip=(), log=print):
     lad = Ladder(R, path, out, skip, log)
     for s in stages:
         done = Path(out)/'rows'/f'{s}.json'
-        if done.exists(): log(f'[{s}] already done in {out}: skipped'); continue
+        if done.exists():
+            if s in NEEDS.values() and not lad.weights_path(s).exists():
+                log(f'[{s}] its row is in {out} but its weights are missing (a later stage needs them): training it again')
+            else: log(f'[{s}] already done in {out}: skipped'); continue
         log(f'[{s}] {STAGES[s].__doc__}')
         learn,rows = STAGES[s](lad)
         if learn is not None: save_weights(learn.model, lad.weights_path(s))

@@ -71,3 +71,22 @@ def test_weights_are_plain_state_dicts(tmp_path, tiny_data):
     assert cli('run', '--data', tiny_data, '--out', out, *TINY, '--stages', 'baseline').returncode == 0
     sd = torch.load(out/'weights'/'baseline.pth', weights_only=True)
     assert all(isinstance(v, torch.Tensor) for v in sd.values())
+
+def test_missing_weights_retrained(tmp_path, tiny_data):
+    "A finished stage whose weights a later stage needs, but which were deleted, is trained again instead of failing"
+    out = tmp_path/'out'
+    assert cli('run', '--data', tiny_data, '--out', out, *TINY, '--stages', 'progressive').returncode == 0
+    (out/'weights'/'progressive.pth').unlink()
+    res = cli('run', '--data', tiny_data, '--out', out, *TINY, '--stages', 'tta')
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert 'weights are missing' in res.stdout and (out/'weights'/'progressive.pth').exists()
+    assert (out/'rows'/'tta.json').exists()
+
+def test_cutmix_stage(tmp_path, tiny_data):
+    "The stage only run when asked for: trains the progressive recipe with CutMix and reports its row"
+    out = tmp_path/'out'
+    res = cli('run', '--data', tiny_data, '--out', out, *TINY, '--stages', 'cutmix')
+    assert res.returncode == 0, res.stderr[-3000:]
+    row, = json.loads((out/'rows'/'cutmix.json').read_text())
+    assert row['stage'] == 'cutmix' and 0 <= row['accuracy'] <= 1 and row['epochs'] > 0 and row['curve']
+    assert 'cutmix' in (out/'results.md').read_text()
