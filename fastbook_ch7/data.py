@@ -200,6 +200,8 @@ def get_dls(path, bs=64, size=224, presize=460, stats=imagenet_stats, min_scale=
     check_imagenette_folder(path)
     skip = set(map(Path, skip))
     if min(bs, size, presize) < 1: raise ValueError(f"bs, size and presize must be positive (got {bs}, {size}, {presize})")
+    if presize < size: raise ValueError(f"presize {presize} is smaller than size {size}: presizing needs the larger "
+                                        f"item size, e.g. presize={2*size}")
     batch_tfms = aug_transforms(size=size, min_scale=min_scale)
     if stats is not None: batch_tfms.append(Normalize.from_stats(*stats))
     get_items = (lambda p: get_image_files(p).filter(lambda o: o not in skip)) if skip else get_image_files

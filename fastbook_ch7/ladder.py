@@ -162,20 +162,23 @@ DEFAULT_STAGES = [s for s in STAGES if s != 'cutmix']
 NEEDS = {'tta': 'progressive'}  # tta evaluates the progressive stage's weights
 
 # %% ../nbs/07_ladder.ipynb #a064f87d
-def _recipe_key(R, path): return dict(asdict(R), data_path=str(Path(path).resolve()))
+def _recipe_key(R, path, skip=()):
+    key = dict(asdict(R), data_path=str(Path(path).resolve()))
+    if skip: key['skipped_images'] = sorted(str(Path(f).resolve()) for f in skip)  # a run that left images out is another recipe
+    return key
 
-def check_out(out, R, path):
-    "Make `out` (or check it is writable) and refuse one that holds results of another recipe"
+def check_out(out, R, path, skip=()):
+    "Make `out` (or check it is writable) and refuse one that holds results of another recipe (or other skipped images)"
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out/'.write_probe'; probe.write_text('ok'); probe.unlink()
     except OSError as e: raise LadderError(f"Cannot write to --out {out} ({e.strerror}): choose a writable folder") from e
-    key,f = json.loads(json.dumps(_recipe_key(R, path))),out/'recipe.json'
+    key,f = json.loads(json.dumps(_recipe_key(R, path, skip))),out/'recipe.json'
     if f.exists():
         old = json.loads(f.read_text())
         if old != key:
-            diff = {k:(old.get(k), key.get(k)) for k in key if old.get(k)!=key.get(k)}
+            diff = {k:(old.get(k), key.get(k)) for k in {**old, **key} if old.get(k)!=key.get(k)}
             raise LadderError(f"--out {out} holds results of a different recipe (was → now: {diff}): "
                               f"use another --out, or delete it to start again")
     else: atomic_write(f, json.dumps(key, indent=1))
@@ -196,7 +199,7 @@ def run_ladder(R, path, out, stages=None, skip=(), log=print):
     if unknown: raise LadderError(f"Unknown stage(s) {unknown}: choose from {list(STAGES)}")
     stages += [NEEDS[s] for s in stages if s in NEEDS and NEEDS[s] not in stages]
     stages = [s for s in STAGES if s in stages]  # the chapter's order
-    check_out(out, R, path)
+    check_out(out, R, path, skip)
     lad = Ladder(R, path, out, skip, log)
     for s in stages:
         done = Path(out)/'rows'/f'{s}.json'
