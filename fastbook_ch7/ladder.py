@@ -125,7 +125,7 @@ def stage_progressive(lad):
 # %% ../nbs/07_ladder.ipynb #cd708bf1
 def stage_tta(lad):
     "The progressive model evaluated with fastai's TTA and with five-crop TTA (no training)"
-    from fastbook_ch7.tta import five_crop_tta, tta_valid_dl
+    from fastbook_ch7.tta import five_crop_tta, tta_valid_dl, tta_image_size
     R = lad.R
     learn = baseline_learner(lad.dls(), R.arch)
     load_weights(learn.model, lad.weights_path('progressive'))
@@ -134,7 +134,7 @@ def stage_tta(lad):
     return None, [dict(stage='tta', what="+ fastai TTA (n=4, beta=0.25)", accuracy=round(accuracy(preds, targs).item(), 4),
                        train_time=round(t_fa, 1), epochs=0, sizes=str(R.size), n_valid=len(targs), curve=[]),
                   dict(stage='tta_five_crop', what='+ five-crop TTA (mean)', accuracy=round(accuracy(p5, t5).item(), 4),
-                       train_time=round(t_5, 1), epochs=0, sizes=f'{tta_valid_dl(learn, R.size).one_batch()[0].shape[-1]}→5×{R.size}',
+                       train_time=round(t_5, 1), epochs=0, sizes=f'{tta_image_size(R.size)}→5×{R.size}',
                        n_valid=len(t5), curve=[])]
 
 # %% ../nbs/07_ladder.ipynb #fc4748d2
