@@ -19,7 +19,7 @@ from pathlib import Path
 warnings.filterwarnings('ignore')
 from fastai.vision.all import *
 from fastbook_ch7.baseline import recipe, recipe_dls, baseline_learner
-from fastbook_ch7.data import make_synthetic_imagenette
+from fastbook_ch7.data import make_synthetic_imagenette, dataset_path
 from fastbook_ch7.ladder import save_weights, load_weights
 from fastbook_ch7.tta import five_crop_tta, tta_valid_dl, crop_size, tta_image_size
 
@@ -100,8 +100,9 @@ def main(argv=None):
     learn,fn,secs = trained_learner(R, a.epochs, a.cache, a.retrain)
     print(f'model: {a.epochs} epochs, ' + (f'trained in {secs:.0f}s, saved to {fn}' if secs else f'loaded from {fn}'))
     ratios = {}
+    recipe_files = json.loads((dataset_path(R.data)/'synthetic.json').read_text())['size']  # side of the recipe's own files
     for files in a.files:
-        if files == R.presize: dls,what = recipe_dls(R),f'the recipe\'s synthetic files ({files}px)'
+        if files == recipe_files: dls,what = recipe_dls(R),f'the recipe\'s synthetic files ({files}px)'
         else:
             path = make_synthetic_imagenette(Path(a.cache)/f'synthetic_{files}px', n_train=1, size=files, seed=R.seed)
             dls,what = recipe_dls(R, path=path),f'the synthetic validation set as {files}px files'
