@@ -1,8 +1,16 @@
 "The notebooks follow the series' rules: title, summary, Colab badge and install cell, GPU metadata, and every exported name is used by a later cell of its notebook."
-import ast, json, re
-from pathlib import Path
+import ast, importlib.util, json, re
 import pytest
 from conftest import ROOT
+
+def _load(path):
+    "Import the script at `path` as a module"
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+colab = _load(ROOT/'tools'/'colab.py')  # it writes the Colab install cell and metadata into every notebook
 
 NBS = sorted((ROOT/'nbs').glob('[0-9]*.ipynb'))
 EXPECTED = ['00_data', '01_baseline', '02_normalization', '03_resizing', '04_tta', '05_mixup', '06_label_smoothing', '07_ladder']
@@ -21,9 +29,10 @@ def test_title_badge_and_colab(nb):
     assert re.search(r'^> \S', first, re.M), 'has a one-line summary'
     assert f'colab.research.google.com/github/fastbook-ch7/fastbook_ch7/blob/main/nbs/{nb.name}' in first, 'Colab badge opens this notebook'
     install = [s for k,s in cs if k=='code' and 'pip install' in s]
-    assert install and '#| notest' in install[0] and '[ -e /content ]' in install[0], 'Colab-only install cell, skipped by nbdev-test'
+    assert install and '#| notest' in install[0] and "if 'COLAB_RELEASE_TAG' in os.environ:" in install[0], 'Colab-only install cell, skipped by nbdev-test'
+    assert install[0] == colab.INSTALL_CELL, 'the install cell is what `python tools/colab.py` writes: run it'
     meta = json.loads(nb.read_text())['metadata']
-    assert meta.get('accelerator') == 'GPU' and 'colab' in meta, 'Colab opens it with a GPU runtime'
+    assert all(meta.get(k) == v for k,v in colab.COLAB_META.items()), 'Colab opens it with a GPU runtime (python tools/colab.py)'
     assert any('R = recipe()' in s and 'describe()' in s for k,s in cs if k=='code'), 'one visible cell picks the recipe'
 
 def _exported_names(src):

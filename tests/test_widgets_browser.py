@@ -7,8 +7,10 @@ with the same JupyterLab widget manager and output area a reader gets in Jupyter
 round-trip (slider moved in the page → Python callback → new picture sent back), and it is one `pip install`.
 The demo notebook lives in `tests/`, not `nbs/`, so nbdev neither exports nor tests it.
 
-The test starts Voilà on a free port of 127.0.0.1 and opens the page in Debian's headless Chromium driven by
-Playwright (`executable_path='/usr/bin/chromium'`; nothing downloads a browser). For each widget it moves the
+The test starts Voilà on a free port of 127.0.0.1 and opens the page in headless Chromium driven by Playwright:
+Playwright's own Chromium where `playwright install chromium` put one (GitHub Actions), else Debian's
+/usr/bin/chromium (this project's CI machine; nothing downloads a browser there). tools/install_browser.sh installs
+the one that suits the machine. For each widget it moves the
 slider with the keyboard (focus the handle, PageUp/PageDown, End), then checks that
 - the slider's readout shows the value those keys give,
 - the widget's caption shows the targets `fastbook_ch7` computes for that value (`mixup_batch` of one-hot
@@ -28,7 +30,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_NB = Path(__file__).with_name('widgets_demo.ipynb')
 IMAGES = ROOT/'nbs'/'images'
-CHROMIUM = Path('/usr/bin/chromium')
+DEBIAN_CHROMIUM = Path('/usr/bin/chromium')
 CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
                  '--disable-component-update', '--no-first-run']
 # Generous but bounded waits: the machine may be busy. Once the page is up, the tests take seconds.
@@ -55,11 +57,25 @@ def _require(ok, reason):
     pytest.skip(reason)
 
 
+def _chromium():
+    "Playwright's own Chromium if it is installed, else Debian's /usr/bin/chromium if that is, else None"
+    # Playwright's first: each Playwright release is made for its own Chromium build (GitHub's runner may also have
+    # a /usr/bin/chromium of another version).
+    if importlib.util.find_spec('playwright') is not None:
+        from playwright.sync_api import sync_playwright
+        with sync_playwright() as pw: bundled = Path(pw.chromium.executable_path)
+        if bundled.exists(): return bundled
+    return DEBIAN_CHROMIUM if DEBIAN_CHROMIUM.exists() else None
+
+
 def _check_tools():
-    "Skip (or fail) naming whatever the browser tests need and is missing, and how to get it"
+    "The Chromium to use; skip (or fail) naming whatever the browser tests need and is missing, and how to get it"
     missing = [f"{m} (pip install {m})" for m in ('playwright', 'voila') if importlib.util.find_spec(m) is None]
-    if not CHROMIUM.exists(): missing.append(f"{CHROMIUM} (run tools/install_browser.sh: apt-get install -y chromium)")
+    chromium = _chromium()
+    if chromium is None: missing.append("Chromium (run tools/install_browser.sh: Debian's apt-get install chromium as root "
+                                        "on Debian, else `python -m playwright install --with-deps chromium`)")
     _require(not missing, "the browser tests need " + ", ".join(missing))
+    return chromium
 
 
 def _free_port():
@@ -97,9 +113,16 @@ def _stop(proc):
 
 
 @pytest.fixture(scope='module')
-def voila():
+def chromium():
+    "Path of the Chromium the tests drive (see `_chromium`)"
+    path = _check_tools()
+    print(f"browser: {path}")
+    return path
+
+
+@pytest.fixture(scope='module')
+def voila(chromium):
     "Voilà serving the demo notebook on a free port of 127.0.0.1 → (url, log path); stopped with its kernels after"
-    _check_tools()
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     env.pop('MPLBACKEND', None)  # the kernel uses the inline backend, as in Jupyter
     fd, log = tempfile.mkstemp(prefix='voila_', suffix='.log')
@@ -125,12 +148,12 @@ def voila():
 
 
 @pytest.fixture(scope='module')
-def page(voila):
+def page(voila, chromium):
     "The demo notebook's page in headless Chromium, once both widgets are drawn"
     url, log = voila
     from playwright.sync_api import sync_playwright
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True, timeout=60_000)
+        browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True, timeout=60_000)
         try:
             context = browser.new_context(viewport={'width': 1000, 'height': 900}, device_scale_factor=1)
             # Offline and deterministic: only our server is reachable (Voilà's template links icon fonts on a CDN).
