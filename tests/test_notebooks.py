@@ -13,7 +13,7 @@ def _load(path):
 colab = _load(ROOT/'tools'/'colab.py')  # it writes the Colab install cell and metadata into every notebook
 
 NBS = sorted((ROOT/'nbs').glob('[0-9]*.ipynb'))
-EXPECTED = ['00_data', '01_baseline', '02_normalization', '03_resizing', '04_tta', '05_mixup', '06_label_smoothing', '07_ladder']
+EXPECTED = ['00_data', '01_baseline', '02_normalization', '03_resizing', '04_tta', '05_mixup', '06_label_smoothing', '07_ladder', '08_evidence']
 
 def cells(nb): return [(c['cell_type'], ''.join(c['source'])) for c in json.loads(nb.read_text())['cells']]
 
