@@ -20,7 +20,7 @@ warnings.filterwarnings('ignore')
 from fastai.vision.all import *
 from fastbook_ch7.baseline import recipe, recipe_dls, baseline_learner
 from fastbook_ch7.data import make_synthetic_imagenette, dataset_path
-from fastbook_ch7.ladder import save_weights, load_weights
+from fastbook_ch7.runfolder import save_weights, load_weights
 from fastbook_ch7.tta import five_crop_tta, tta_valid_dl, crop_size, tta_image_size
 
 TARGET = 0.5
