@@ -9,6 +9,7 @@ __all__ = ['RECIPE_FLAGS', 'parser', 'recipe_from_args', 'Interrupted', 'main']
 
 # %% ../nbs/07c_cli.ipynb #03d4144c
 import argparse, signal, sys, threading
+from pathlib import Path
 import torch
 from .baseline import RecipeError, recipe
 from .data import DataError, DownloadError, dataset_path, find_bad_images, DATA_CHOICES

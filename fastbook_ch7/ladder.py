@@ -24,10 +24,11 @@ class EpochLog(Callback):
     "Record the image size, losses, metrics and time of every training epoch, across several fits; stop on a non-finite loss"
     order = Recorder.order + 1
     def __init__(self, header=False): self.epochs,self.n_batches,self.header = [],0,header
-    def before_fit(self):
-        if self.header and not self.learn.inner: print('  '.join(self.recorder.metric_names), flush=True)
+    def before_fit(self): self.todo_header = self.header
     def before_epoch(self): self.t0 = time.perf_counter()
-    def before_train(self): self.trained = True  # `get_preds` fires after_epoch too, without training
+    def before_train(self):
+        self.trained = True  # `get_preds` fires before_fit and after_epoch too, without training
+        if self.todo_header: print('  '.join(self.recorder.metric_names), flush=True); self.todo_header = False
     def after_batch(self):
         if not self.training: return
         self.size,self.n_batches = self.xb[0].shape[-1],self.n_batches+1
@@ -163,14 +164,15 @@ def data_identity(path):
     "What identifies the dataset in `path`: its resolved path and the synthetic marker or a fingerprint of its files"
     path = Path(path).resolve()
     marker = path/'synthetic.json'
-    if marker.is_file(): return dict(path=str(path), synthetic=json.loads(marker.read_text()))
+    synthetic = json.loads(marker.read_text()) if marker.is_file() else None
     h = hashlib.sha256()
-    for root,dirs,files in sorted(os.walk(path)):  # os.walk does not follow symlinked folders: no loops
+    for root,dirs,files in os.walk(path):  # os.walk does not follow symlinked folders: no loops
         dirs.sort()
         for f in sorted(files):
             st = (Path(root)/f).stat()
-            h.update(f'{Path(root, f).relative_to(path)}\t{st.st_size}\t{st.st_mtime_ns}\n'.encode())
-    return dict(path=str(path), fingerprint=h.hexdigest())
+            # the synthetic set is drawn deterministically: remade, its files differ only in their times
+            h.update(f'{Path(root, f).relative_to(path)}\t{st.st_size}\t{"" if synthetic else st.st_mtime_ns}\n'.encode())
+    return dict(path=str(path), synthetic=synthetic, fingerprint=h.hexdigest())
 
 def recipe_key(R, path, skip=()):
     "Everything a result depends on: the recipe's numbers, the dataset's identity, the skipped images, this package's version"

@@ -9,7 +9,7 @@ __all__ = ['ROW_KEYS', 'LadderError', 'atomic_write', 'DamagedRecord', 'save_wei
            'RunFolder']
 
 # %% ../nbs/07a_runfolder.ipynb #11efb3e0
-import errno, fcntl, hashlib, io, json, os, tempfile
+import errno, fcntl, hashlib, io, json, os, shutil, tempfile
 from pathlib import Path
 import torch
 from fastcore.basics import patch
@@ -25,6 +25,8 @@ def atomic_write(path, data):
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd,tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+        umask = os.umask(0); os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the report private
         with os.fdopen(fd, 'wb') as f:
             f.write(data.encode() if isinstance(data, str) else data)
             f.flush(); os.fsync(f.fileno())
@@ -165,4 +167,7 @@ def load(self:RunFolder, stage):
     try: return self._verify(stage)
     except DamagedRecord as e:
         self.log(f"[{stage}] its record in {self.path} is damaged ({e}): training it again")
+        for p in (f, self.weights_path(stage)):  # out of the way of the new record, whatever they are
+            if p.is_dir() and not p.is_symlink(): shutil.rmtree(p)
+            elif p.exists() or p.is_symlink(): p.unlink()
         return None

@@ -1,6 +1,5 @@
 "Every bad input to `fastbook_ch7 run` is one clear line on stderr and exit code 2, with no traceback and no training."
 import shutil
-from pathlib import Path
 import pytest
 from conftest import cli, TINY
 
@@ -47,7 +46,20 @@ def test_unwritable_out(tmp_path, tiny_data):
     check_error(cli('run', '--data', tiny_data, '--out', tmp_path/'file'/'out'), 'Cannot write to --out', 'writable folder')
 
 def test_size_larger_than_presize(tmp_path, tiny_data):
-    check_error(cli('run', '--data', tiny_data, '--out', tmp_path/'o', '--cpu', '--size', '4096'), 'larger than the presize')
+    check_error(cli('run', '--data', tiny_data, '--out', tmp_path/'o', '--cpu', '--size', '4096'), 'size 4096 is out of range', 'the presize is 96')
+
+@pytest.mark.parametrize('args,needle', [
+    (['--epochs', '1000000000'], 'epochs 1000000000 is out of range: use [1, 1000]'),
+    (['--lr', 'nan'], 'lr nan is out of range'), (['--lr', 'inf'], 'lr inf is out of range'),
+    (['--lr', '1e308'], 'a learning rate above 10 diverges'),
+    (['--seed', '-1'], 'seed -1 is out of range'), (['--seed', str(2**32)], f'seed {2**32} is out of range'),
+    (['--size', '8'], 'size 8 is out of range: use [16, 96]'), (['--size', '1'], 'size 1 is out of range'),
+    (['--ls-eps', '1'], 'ls_eps 1.0 is out of range'), (['--tta-n', '0'], 'tta_n 0 is out of range'),
+    (['--mixup-alpha', '-1'], 'mixup_alpha -1.0 is out of range'), (['--label-noise', '1.5'], 'label_noise 1.5 is out of range')])
+def test_recipe_out_of_range(tmp_path, tiny_data, args, needle):
+    "Refused when the recipe is made: before the data are read or anything is written"
+    check_error(cli('run', '--data', tiny_data, '--out', tmp_path/'o', '--cpu', *args), needle)
+    assert not (tmp_path/'o').exists()
 
 def test_unknown_arch(tmp_path, tiny_data):
     check_error(cli('run', '--data', tiny_data, '--out', tmp_path/'o', '--arch', 'resnet9000'), "Unknown arch 'resnet9000'")

@@ -2,6 +2,9 @@
 import subprocess, sys, sysconfig, zipfile
 from pathlib import Path
 from conftest import ROOT
+import pytest
+
+pytestmark = pytest.mark.slow
 
 def run(*args, **kw):
     res = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=900, **kw)

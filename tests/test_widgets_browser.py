@@ -27,6 +27,8 @@ import base64, contextlib, importlib.util, io, os, signal, socket, subprocess, s
 from pathlib import Path
 import pytest
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_NB = Path(__file__).with_name('widgets_demo.ipynb')
 IMAGES = ROOT/'nbs'/'images'

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The project's one test command (README.md names it; .ci/run runs it): set up, check, test.
+# `--quick` (for development): skips nbdev-test and the tests marked slow. CI runs everything.
 set -euo pipefail
+quick=0; [ "${1:-}" = "--quick" ] && quick=1
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
@@ -13,6 +15,9 @@ if [ -n "$(git status --porcelain -- fastbook_ch7 nbs README.md 2>/dev/null)" ];
   echo "nbdev-export/nbdev-clean changed the files above: the package must be what the notebooks export and notebooks must be clean; run them and commit" >&2
   exit 1
 fi
+echo "== ruff (pyflakes rules) on the package, notebooks, tests and tools"
+.venv/bin/ruff check -q fastbook_ch7 nbs tests bench tools
+if [ $quick = 1 ]; then .venv/bin/pytest -q -p no:cacheprovider -m "not slow"; exit; fi
 echo "== nbdev-test (every notebook, CPU recipe)"
 # Two notebooks run at once on two cores: one torch thread each, and idle OpenMP threads sleep instead of spinning
 # (with 2 threads per notebook a training step was measured 30x slower from the threads stalling each other).
