@@ -14,8 +14,7 @@ Each ratio is from-scratch / library (of the medians); the target is <= 1.05. Ne
 ratios taken turn by turn (the two calls of one turn run back to back, under the same load) show how noisy the
 machine was. torch runs on one thread to keep timings steady on a shared machine.
 """
-import argparse, statistics, sys, time
-from functools import partial
+import argparse, statistics, time
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastai.basics import Learner, Callback, DataLoader, DataLoaders, Flatten, first
 from fastai.callback.progress import ProgressCallback

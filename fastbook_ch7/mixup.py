@@ -15,18 +15,25 @@ import matplotlib.figure
 import ipywidgets as widgets
 from torch.distributions.beta import Beta
 from fastai.vision.all import *
+from fastai.callback.mixup import reduce_loss  # fastai's: `mean`, `sum` or `none`, as the loss asks
 
 # %% ../nbs/05_mixup.ipynb #a9130c78
-def one_hot(y, n_classes) -> Tensor:
-    "Integer labels `y` of shape `(B,)` as float one-hot rows of shape `(B, n_classes)`"
-    y = torch.as_tensor(y).as_subclass(Tensor)  # plain tensor: mixed targets are no longer categories
+def _check_labels(y, n_classes):
+    "`y` as a plain long tensor of integer labels in [0, n_classes), or a clear error"
+    y = torch.as_tensor(y)
+    if type(y) is not Tensor: y = y.as_subclass(Tensor)  # fastai's TensorCategory → plain tensor
     if int(n_classes) < 2: raise ValueError(f"n_classes must be at least 2 (got {n_classes})")
     if y.is_floating_point() or y.is_complex() or y.dtype==torch.bool:
-        raise ValueError(f"one_hot needs integer class labels (got dtype {y.dtype}): pass category indices, like a DataLoader's `yb`")
-    if y.numel() and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"labels must be in [0, {n_classes}) (got {y.min().item()} to {y.max().item()}): "
-                         f"check n_classes against the vocab")
-    return F.one_hot(y.long(), int(n_classes)).float()
+        raise ValueError(f"labels must be integer class indices (got dtype {y.dtype}), like a DataLoader's `yb`")
+    if y.numel():
+        lo,hi = map(int, torch.aminmax(y))
+        if lo < 0 or hi >= n_classes:
+            raise ValueError(f"labels must be in [0, {n_classes}) (got {lo} to {hi}): check n_classes against the vocab")
+    return y.long()
+
+def one_hot(y, n_classes) -> Tensor:
+    "Integer labels `y` of shape `(B,)` as float one-hot rows of shape `(B, n_classes)`"
+    return F.one_hot(_check_labels(y, n_classes), int(n_classes)).float()
 
 # %% ../nbs/05_mixup.ipynb #38527e80
 def _check_batch(x, y, perm):
@@ -188,8 +195,7 @@ class _MixFromScratch(Callback):
         "Per item `weight*loss(pred, y) + (1-weight)*loss(pred, y[perm])`, then the loss's own reduction"
         if not self.training: return self.old_lf(pred, *yb)
         with NoneReduce(self.old_lf) as lf: loss = torch.lerp(lf(pred, self.y_other), lf(pred, *yb), self.weight)
-        red = getattr(self.old_lf, 'reduction', 'mean')
-        return loss.mean() if red=='mean' else loss.sum() if red=='sum' else loss
+        return reduce_loss(loss, getattr(self.old_lf, 'reduction', 'mean'))
 
 # %% ../nbs/05_mixup.ipynb #783bcccf
 class MixUpFromScratch(_MixFromScratch):

@@ -8,10 +8,11 @@ Docs: https://fastbook-ch7.github.io/fastbook_ch7/label_smoothing.html.md"""
 __all__ = ['smooth_targets', 'LabelSmoothingLoss', 'smoothing_frame', 'smoothing_widget']
 
 # %% ../nbs/06_label_smoothing.ipynb #9b79ac98
-import io, math
 import ipywidgets as widgets
 from fastai.vision.all import *
+from fastai.callback.mixup import reduce_loss  # fastai's: `mean`, `sum` or `none`, as the loss asks
 from matplotlib.figure import Figure  # after fastai's *, which has an HTML `Figure` of its own
+from .mixup import _check_labels, _png  # the label checks of `one_hot`, and a figure as PNG bytes
 
 # %% ../nbs/06_label_smoothing.ipynb #2d9cf3fd
 def _check_eps(eps):
@@ -19,19 +20,6 @@ def _check_eps(eps):
     if not 0 <= eps < 1: raise ValueError(
         f"eps must be in [0, 1) (got {eps}): 0 is plain cross-entropy, 1 would throw the labels away; the chapter uses 0.1")
     return float(eps)
-
-def _check_labels(y, n_classes):
-    "`y` as a plain tensor of integer labels in [0, n_classes), or a clear error"
-    y = torch.as_tensor(y)
-    if type(y) is not Tensor: y = y.as_subclass(Tensor)  # fastai's TensorCategory → plain tensor
-    if int(n_classes) < 2: raise ValueError(f"n_classes must be at least 2 (got {n_classes})")
-    if y.is_floating_point() or y.is_complex() or y.dtype==torch.bool:
-        raise ValueError(f"labels must be integer class indices (got dtype {y.dtype}), like a DataLoader's `yb`")
-    if y.numel():
-        lo,hi = map(int, torch.aminmax(y))
-        if lo < 0 or hi >= n_classes:
-            raise ValueError(f"labels must be in [0, {n_classes}) (got {lo} to {hi}): check n_classes against the vocab")
-    return y.long()
 
 def smooth_targets(y, n_classes, eps=0.1) -> Tensor:
     "Label-smoothed targets for integer labels `y`: `(1-eps)*one_hot(y, n_classes) + eps/n_classes`, shape `(B, n_classes)`"
@@ -57,7 +45,7 @@ class LabelSmoothingLoss(Module):
         if logits.ndim != 2 or y.shape != logits.shape[:1]: raise ValueError(
             f"LabelSmoothingLoss needs logits (batch, n_classes) and labels (batch,) (got {tuple(logits.shape)} and {tuple(y.shape)})")
         loss = -(smooth_targets(y, logits.shape[1], self.eps) * F.log_softmax(logits, dim=-1)).sum(-1)
-        return loss.mean() if self.reduction=='mean' else loss.sum() if self.reduction=='sum' else loss
+        return reduce_loss(loss, self.reduction)
 
     def activation(self, out): return F.softmax(out, dim=-1)
     def decodes(self, out): return out.argmax(dim=-1)
@@ -94,12 +82,6 @@ def smoothing_frame(eps=0.1, n_classes=10, true_class=0, fig=None):
     return fig
 
 # %% ../nbs/06_label_smoothing.ipynb #0c0df62d
-def _png(fig):
-    "`fig` rendered as PNG bytes"
-    buf = io.BytesIO()
-    fig.savefig(buf, format='png', dpi=80)
-    return buf.getvalue()
-
 def smoothing_widget(n_classes=10, eps=0.1):
     "Sliders for ε and N and a dropdown for the true class, showing `smoothing_frame` live"
     if not 2 <= n_classes <= 20: raise ValueError(f"n_classes must be in [2, 20] for the widget (got {n_classes})")
