@@ -30,7 +30,9 @@ class Recipe:
     data: str = 'imagenette'          # 'synthetic', 'imagenette-160', 'imagenette-320', 'imagenette' or a folder
     label_noise: float = 0.           # fraction of training labels made wrong (Imagenette ships 0.01, 0.05, 0.25, 0.5)
     arch: str = 'xresnet50'           # a fastai xresnet constructor's name
+    widen: float = 1.                 # the xresnet's channel width multiplier (fastai's `widen`)
     epochs: int = 5                   # epochs of each training (progressive resizing: the fine-tune's)
+    long_factor: int = 4              # a long training (mixup's "needs long training") is `long_factor` × `epochs`
     lr: float = 3e-3
     bs: int = 64
     size: int = 224                   # final training size
@@ -41,10 +43,12 @@ class Recipe:
     mixup_alpha: float = 0.4          # fastai MixUp's default
     cutmix_alpha: float = 1.          # fastai CutMix's default
     ls_eps: float = 0.1               # fastai LabelSmoothingCrossEntropy's default
+    ls_noise: float = 0.25            # label smoothing's noisy-label comparison: fraction of training labels wrong (Imagenette ships 0.25)
     tta_n: int = 4                    # fastai tta: passes with training augmentation
     tta_beta: float = 0.25            # fastai tta: weight of the plain prediction
     crop_frac: float = 0.875          # five-crop TTA: crop side / image side (torchvision's ImageNet evaluation)
     seed: int = 42
+    seeds: int = 1                    # trainings per stage, from seeds `seed`, `seed+1`, ...: their spread is the uncertainty
     lr_find_iters: int = 100
     num_workers: int = None           # DataLoader workers (None: fastai's default); 0 on a CPU, where forking costs more than it saves
 
@@ -54,6 +58,11 @@ class Recipe:
         return (round(self.size*self.prog_scale), self.size)
 
     @property
+    def long_epochs(self):
+        "The epochs of a long training"
+        return self.epochs*self.long_factor
+
+    @property
     def prog_epochs(self):
         "Progressive resizing's (small-size, fine-tune) epochs, derived from `epochs`"
         return (max(1, round(self.epochs*self.prog_frac)), self.epochs)
@@ -61,7 +70,7 @@ class Recipe:
     def describe(self):
         "One line saying which recipe runs and why"
         hw = 'GPU found' if self.gpu else 'no GPU found'
-        return (f"{hw}: {'full' if self.gpu else 'CPU'} recipe — {self.arch} on {self.data}, {self.epochs} epochs "
+        return (f"{hw}: {'full' if self.gpu else 'CPU'} recipe — {self.arch}{'' if self.widen == 1 else f' ({self.widen:g}× wide)'} on {self.data}, {self.epochs} epochs "
                 f"at {self.size}px (presize {self.presize}), bs {self.bs}, lr {self.lr:g}")
 
 # %% ../nbs/01_baseline.ipynb #728eda9c
@@ -71,8 +80,8 @@ class RecipeError(ValueError):
 def recipe(gpu=None, **overrides) -> Recipe:
     "The chapter's recipe on a GPU, a small one on the synthetic stand-in on a CPU; `gpu=None` asks torch"
     gpu = torch.cuda.is_available() if gpu is None else gpu
-    base = Recipe(gpu=True) if gpu else Recipe(gpu=False, data='synthetic', arch='xresnet18', epochs=5, lr=1e-2,
-        bs=32, size=48, presize=96, prog_scale=32/48, prog_lr=3e-3, lr_find_iters=30, num_workers=0)
+    base = Recipe(gpu=True) if gpu else Recipe(gpu=False, data='synthetic', arch='xresnet18', widen=0.5, epochs=5, lr=1e-2,
+        bs=32, size=32, presize=96, prog_scale=2/3, prog_lr=3e-3, lr_find_iters=30, num_workers=0)
     bad = [k for k in overrides if k not in {f.name for f in dataclasses.fields(Recipe)}]
     if bad: raise TypeError(f"Unknown recipe setting(s) {bad}: use {[f.name for f in dataclasses.fields(Recipe)]}")
     return check_recipe(dataclasses.replace(base, **overrides))
@@ -87,7 +96,9 @@ def _in(name, v, lo, hi, lo_open=False, hi_open=False, hint=''):
 
 def check_recipe(R):
     "`R` if every number in it is one that trains; else a `RecipeError` naming the setting and its range"
-    _in('epochs', R.epochs, 1, MAX_EPOCHS); _in('bs', R.bs, 1, 4096)
+    _in('epochs', R.epochs, 1, MAX_EPOCHS); _in('bs', R.bs, 1, 4096); _in('long_factor', R.long_factor, 1, 100)
+    _in('long_epochs', R.long_epochs, 1, MAX_EPOCHS); _in('seeds', R.seeds, 1, 100); _in('widen', R.widen, 0.05, 16)
+    _in('ls_noise', R.ls_noise, 0, 1, lo_open=True, hi_open=True)
     for k in ('lr', 'prog_lr'): _in(k, getattr(R, k), 0, 10, lo_open=True, hint=' (a learning rate above 10 diverges)')
     _in('size', R.size, MIN_SIZE, R.presize, hint=f' (progressive resizing trains at {R.prog_scale:.2f} of it; the presize is {R.presize})')
     _in('seed', R.seed, 0, 2**32-1, hint=' (numpy and torch seeds)')
@@ -102,9 +113,9 @@ def check_recipe(R):
     return R
 
 # %% ../nbs/01_baseline.ipynb #b111668b
-def baseline_learner(dls, arch='xresnet50', loss_func=None, metrics=accuracy, **kwargs):
-    "The chapter's baseline: `arch` from scratch, flat cross-entropy, accuracy"
-    return Learner(dls, get_arch(arch)(n_out=dls.c), loss_func=ifnone(loss_func, CrossEntropyLossFlat()),
+def baseline_learner(dls, arch='xresnet50', loss_func=None, metrics=accuracy, widen=1., **kwargs):
+    "The chapter's baseline: `arch` (`widen` times as wide) from scratch, flat cross-entropy, accuracy"
+    return Learner(dls, get_arch(arch)(n_out=dls.c, widen=widen), loss_func=ifnone(loss_func, CrossEntropyLossFlat()),
                    metrics=metrics, **kwargs)
 
 # %% ../nbs/01_baseline.ipynb #e4bc828e
@@ -112,8 +123,8 @@ def recipe_dls(R, size=None, stats=imagenet_stats, path=None, **kwargs):
     "DataLoaders for recipe `R` (at `size`, default `R.size`); `stats=None` is the chapter's un-normalized baseline"
     from fastbook_ch7.data import dataset_path, get_dls
     if R.num_workers is not None: kwargs.setdefault('num_workers', R.num_workers)
-    return get_dls(path or dataset_path(R.data), bs=R.bs, size=ifnone(size, R.size), presize=R.presize, stats=stats,
-                   seed=R.seed, **kwargs)
+    return get_dls(path or dataset_path(R.data, label_noise=R.label_noise), bs=R.bs, size=ifnone(size, R.size), presize=R.presize,
+                   stats=stats, seed=R.seed, label_noise=R.label_noise, **kwargs)
 
 # %% ../nbs/01_baseline.ipynb #0b6879f2
 def timed_fit(learn, epochs, lr, **kwargs):

@@ -6,16 +6,20 @@ Docs: https://fastbook-ch7.github.io/fastbook_ch7/ladder.html.md"""
 
 # %% auto #0
 __all__ = ['STAGES', 'DEFAULT_STAGES', 'EpochLog', 'Ladder', 'stage_baseline', 'stage_normalize', 'stage_progressive',
-           'stage_tta', 'stage_mixup', 'stage_label_smoothing', 'stage_cutmix', 'Stage', 'stage_order', 'data_identity',
-           'recipe_key', 'check_batch_size', 'run_ladder']
+           'stage_same_epochs', 'stage_same_time', 'stage_tta', 'stage_tta_five_crop', 'stage_mixup',
+           'stage_normalize_long', 'stage_mixup_long', 'stage_label_smoothing', 'stage_noisy',
+           'stage_label_smoothing_noisy', 'stage_cutmix', 'Stage', 'stage_order', 'data_identity', 'recipe_key',
+           'check_batch_size', 'noisy_twin', 'run_ladder']
 
 # %% ../nbs/07_ladder.ipynb #013bebbf
-import hashlib, json, os, time
+import dataclasses, hashlib, json, os, time
 from dataclasses import dataclass, asdict
 from typing import Callable
 from fastai.vision.all import *
 from . import __version__
-from .baseline import baseline_learner, recipe_dls, timed_fit, valid_accuracy
+from .baseline import baseline_learner, recipe_dls, timed_fit
+from .data import make_synthetic_imagenette
+from .evidence import expected_calibration_error
 from .runfolder import LadderError, RunFolder, load_weights
 from .report import write_report
 
@@ -48,106 +52,167 @@ def _epoch_line(log):
     print('  '.join(f'{v:.6f}' if isinstance(v, float) else str(v) for v in log), flush=True)
 
 class Ladder:
-    "The context a stage runs in: recipe `R`, dataset folder `path`, run folder `run`, and the `stage` being run"
-    def __init__(self, R, path, run, skip=(), log=print, bars=True):
-        self.R,self.path,self.run,self.skip,self.log,self.bars,self.stage = R,Path(path),run,list(skip),log,bars,None
+    "The context a stage runs in: recipe `R` (its `seed` the one running), dataset folders, run folder `run`, the `stage`"
+    def __init__(self, R, path, run, skip=(), log=print, bars=True, noisy_path=None):
+        self.R,self.path,self.run,self.skip,self.log,self.bars = R,Path(path),run,list(skip),log,bars
+        self.noisy_path,self.stage = noisy_path,None
 
-    def dls(self, size=None, stats=imagenet_stats):
-        "DataLoaders of this run's data at `size`"
-        return recipe_dls(self.R, size=size, stats=stats, path=self.path, skip=self.skip)
+    def dls(self, size=None, stats=imagenet_stats, noisy=False):
+        "DataLoaders of this run's data at `size`; `noisy`: its twin with `R.ls_noise` of the training labels wrong"
+        if not noisy: return recipe_dls(self.R, size=size, stats=stats, path=self.path, skip=self.skip)
+        return recipe_dls(dataclasses.replace(self.R, label_noise=self.R.ls_noise), size=size, stats=stats, path=self.noisy_path)
 
     def learner(self, dls, cbs=None, **kwargs):
         "A fresh baseline learner on `dls` with the epoch log and `cbs`; one plain line per epoch when `bars` is off"
         set_seed(self.R.seed, reproducible=True)
-        learn = baseline_learner(dls, self.R.arch, cbs=[EpochLog(header=not self.bars), *L(cbs)], **kwargs)
+        learn = baseline_learner(dls, self.R.arch, cbs=[EpochLog(header=not self.bars), *L(cbs)], widen=self.R.widen, **kwargs)
         if not self.bars: learn.remove_cb(ProgressCallback); learn.logger = _epoch_line
         return learn
 
-    def row(self, learn, secs, epochs, sizes, acc=None, n_valid=None, stage=None, what=None):
-        "One line of the results table, measured against the stage this one builds on"
+    def trained(self, stage):
+        "A learner with the weights `stage` saved (its first seed's)"
+        learn = self.learner(self.dls())
+        load_weights(learn.model, self.run.weights_path(stage))
+        return learn
+
+    def row(self, learn, secs, epochs, sizes, preds=None, **extra):
+        "The stage's line: accuracy, calibration (ECE) and per-image correctness on the validation set, time, epochs, sizes"
         log = learn.cbs.filter(lambda o: isinstance(o, EpochLog))
-        if log and log[0].epochs == [] and epochs: raise LadderError(f"stage {self.stage.name} ran no training batch")
-        return dict(stage=stage or self.stage.name, what=what or self.stage.label(self.R), vs=self.stage.builds_on,
-                    accuracy=round(ifnone(acc, valid_accuracy(learn)), 4), train_time=round(secs, 1), epochs=epochs,
-                    sizes=sizes, n_valid=ifnone(n_valid, len(learn.dls.valid_ds)), curve=log[0].epochs if log else [])
+        if log and log[0].n_batches == 0 and epochs: raise LadderError(f"stage {self.stage.name} ran no training batch")
+        p,t = preds if preds is not None else learn.get_preds(dl=learn.dls.valid)
+        return dict(stage=self.stage.name, what=self.stage.label(self.R), seed=self.R.seed,
+                    accuracy=round(accuracy(p, t).item(), 4), ece=round(expected_calibration_error(p, t), 4),
+                    correct=(p.argmax(1) == t).int().tolist(), train_time=round(secs, 1), epochs=epochs, sizes=sizes,
+                    n_valid=len(t), curve=log[0].epochs if log else [], **extra)
 
 # %% ../nbs/07_ladder.ipynb #11538622
+def _fit(lad, epochs, stats=imagenet_stats, noisy=False, **kwargs):
+    "Train at the final size for `epochs`, normalized (unless `stats=None`), plus whatever `kwargs` add to the learner"
+    learn = lad.learner(lad.dls(stats=stats, noisy=noisy), **kwargs)
+    return learn, lad.row(learn, timed_fit(learn, epochs, lad.R.lr), epochs, str(lad.R.size))
+
 def stage_baseline(lad):
     "The chapter's baseline: no normalization, `fit_one_cycle(epochs, lr)`"
-    learn = lad.learner(lad.dls(stats=None))
-    return learn, [lad.row(learn, timed_fit(learn, lad.R.epochs, lad.R.lr), lad.R.epochs, str(lad.R.size))]
+    return _fit(lad, lad.R.epochs, stats=None)
 
 def stage_normalize(lad):
     "The baseline with `Normalize.from_stats(*imagenet_stats)`"
-    learn = lad.learner(lad.dls())
-    return learn, [lad.row(learn, timed_fit(learn, lad.R.epochs, lad.R.lr), lad.R.epochs, str(lad.R.size))]
+    return _fit(lad, lad.R.epochs)
 
 # %% ../nbs/07_ladder.ipynb #735d2005
-def _progressive(lad, **kwargs):
-    "Train the normalized recipe with progressive resizing, plus whatever `kwargs` add to the learner"
-    from fastbook_ch7.resizing import progressive_fit
-    R = lad.R
-    learn = lad.learner(lad.dls(size=R.sizes[0]), **kwargs)
-    t0 = time.perf_counter()
-    progressive_fit(learn, lambda s: lad.dls(size=s), sizes=R.sizes, epochs=R.prog_epochs, lr=R.lr, lr_ft=R.prog_lr)
-    epochs = R.prog_epochs[0] + R.prog_epochs[1] + 1  # fine_tune adds one frozen epoch
-    return learn, [lad.row(learn, time.perf_counter()-t0, epochs, '→'.join(map(str, R.sizes)))]
-
 def stage_progressive(lad):
     "Normalized, trained small then fine-tuned at full size"
-    return _progressive(lad)
+    from fastbook_ch7.resizing import progressive_fit
+    R = lad.R
+    learn = lad.learner(lad.dls(size=R.sizes[0]))
+    t0 = time.perf_counter()
+    progressive_fit(learn, lambda s: lad.dls(size=s), sizes=R.sizes, epochs=R.prog_epochs, lr=R.lr, lr_ft=R.prog_lr)
+    return learn, lad.row(learn, time.perf_counter()-t0, sum(R.prog_epochs) + 1, '→'.join(map(str, R.sizes)))  # +1: fine_tune's frozen epoch
+
+def stage_same_epochs(lad):
+    "Normalized at the final size for as many epochs as progressive resizing trains"
+    return _fit(lad, sum(lad.R.prog_epochs) + 1)
+
+def stage_same_time(lad):
+    "Normalized at the final size for as many epochs as fit in progressive resizing's training time here"
+    prog,same = (lad.run.load(s) for s in lad.stage.needs)
+    per_epoch = np.median([e['seconds'] for r in same for e in r['curve']])
+    return _fit(lad, max(1, round(np.mean([r['train_time'] for r in prog]) / per_epoch)))
 
 # %% ../nbs/07_ladder.ipynb #7528dbad
+def _correct(preds): return (preds[0].argmax(1) == preds[1]).int().tolist()
+
 def stage_tta(lad):
-    "The progressive model evaluated with fastai's TTA and with five-crop TTA (no training)"
+    "fastai's TTA of the progressive model, paired with the same model's plain predictions"
+    R = lad.R
+    learn = lad.trained(lad.stage.needs[0])
+    plain = learn.get_preds(dl=learn.dls.valid)
+    t0 = time.perf_counter(); preds = learn.tta(n=R.tta_n, beta=R.tta_beta); secs = time.perf_counter()-t0
+    return None, lad.row(learn, secs, 0, str(R.size), preds=preds, correct_ref=_correct(plain))
+
+def stage_tta_five_crop(lad):
+    "Five-crop TTA of the progressive model, paired with the same model's plain predictions"
     from fastbook_ch7.tta import five_crop_tta, tta_valid_dl, tta_image_size
     R = lad.R
-    learn = lad.learner(lad.dls())
-    load_weights(learn.model, lad.run.weights_path(lad.stage.needs))
-    t0 = time.perf_counter(); preds,targs = learn.tta(n=R.tta_n, beta=R.tta_beta); t_fa = time.perf_counter()-t0
+    learn = lad.trained(lad.stage.needs[0])
+    plain = learn.get_preds(dl=learn.dls.valid)
     t0 = time.perf_counter()
-    p5,t5 = five_crop_tta(learn, tta_valid_dl(learn, R.size, R.crop_frac), size=R.size)
-    t_5 = time.perf_counter()-t0
-    return None, [lad.row(learn, t_fa, 0, str(R.size), acc=accuracy(preds, targs).item(), n_valid=len(targs)),
-                  lad.row(learn, t_5, 0, f'{tta_image_size(R.size, R.crop_frac)}→5×{R.size}', acc=accuracy(p5, t5).item(),
-                          n_valid=len(t5), stage='tta_five_crop', what=f'+ five-crop TTA ({R.crop_frac:g} crops, mean)')]
+    preds = five_crop_tta(learn, tta_valid_dl(learn, R.size, R.crop_frac), size=R.size)
+    return None, lad.row(learn, time.perf_counter()-t0, 0, f'{tta_image_size(R.size, R.crop_frac)}→5×{R.size}',
+                         preds=preds, correct_ref=_correct(plain))
 
 # %% ../nbs/07_ladder.ipynb #e492af8a
 def stage_mixup(lad):
-    "The progressive recipe trained with mixup"
+    "The normalized recipe trained with mixup"
     from fastbook_ch7.mixup import MixUpFromScratch
-    return _progressive(lad, cbs=MixUpFromScratch(lad.R.mixup_alpha))
+    return _fit(lad, lad.R.epochs, cbs=MixUpFromScratch(lad.R.mixup_alpha))
+
+def stage_normalize_long(lad):
+    "The normalized recipe trained `long_epochs`"
+    return _fit(lad, lad.R.long_epochs)
+
+def stage_mixup_long(lad):
+    "The normalized recipe trained `long_epochs` with mixup"
+    from fastbook_ch7.mixup import MixUpFromScratch
+    return _fit(lad, lad.R.long_epochs, cbs=MixUpFromScratch(lad.R.mixup_alpha))
 
 def stage_label_smoothing(lad):
-    "The mixup recipe with a label-smoothing loss"
-    from fastbook_ch7.mixup import MixUpFromScratch
+    "The normalized recipe with a label-smoothing loss"
     from fastbook_ch7.smoothing import LabelSmoothingLoss
-    return _progressive(lad, cbs=MixUpFromScratch(lad.R.mixup_alpha), loss_func=LabelSmoothingLoss(lad.R.ls_eps))
+    return _fit(lad, lad.R.epochs, loss_func=LabelSmoothingLoss(lad.R.ls_eps))
+
+def stage_noisy(lad):
+    "The normalized recipe on training labels of which `ls_noise` are wrong"
+    return _fit(lad, lad.R.epochs, noisy=True)
+
+def stage_label_smoothing_noisy(lad):
+    "Label smoothing on training labels of which `ls_noise` are wrong"
+    from fastbook_ch7.smoothing import LabelSmoothingLoss
+    return _fit(lad, lad.R.epochs, noisy=True, loss_func=LabelSmoothingLoss(lad.R.ls_eps))
 
 def stage_cutmix(lad):
-    "The progressive recipe trained with CutMix instead of mixup"
+    "The normalized recipe trained with CutMix"
     from fastbook_ch7.mixup import CutMixFromScratch
-    return _progressive(lad, cbs=CutMixFromScratch(lad.R.cutmix_alpha))
+    return _fit(lad, lad.R.epochs, cbs=CutMixFromScratch(lad.R.cutmix_alpha))
 
 # %% ../nbs/07_ladder.ipynb #b223e42c
 @dataclass(frozen=True)
 class Stage:
     "One rung of the ladder"
     name: str
-    run: Callable           # run(ladder) -> (trained Learner or None, rows)
-    label: Callable         # label(recipe) -> what the report says the stage adds
-    builds_on: str = ''     # the stage it changes one thing of: what its change is measured against
-    needs: str = ''         # the stage whose saved weights it evaluates
+    run: Callable           # run(ladder) -> (trained Learner or None, row)
+    label: Callable         # label(recipe) -> what the stage is
+    vs: tuple = ()          # the stages it changes one thing of: what its effect is measured against
+    needs: tuple = ()       # stages that must have run first (weights it evaluates, times it matches)
+    trains: bool = True     # trains a model: runs once per seed; else evaluates `needs[0]`'s first model, paired
     default: bool = True    # run when no --stages are given
+    claim: str = ''         # what the chapter says the comparison shows
 
 STAGES = {s.name: s for s in [
-    Stage('baseline', stage_baseline, lambda R: f'{R.arch} from scratch'),
-    Stage('normalize', stage_normalize, lambda R: '+ Normalize(imagenet_stats)', 'baseline'),
-    Stage('progressive', stage_progressive, lambda R: f'+ progressive resizing {R.sizes[0]}→{R.sizes[1]}', 'normalize'),
-    Stage('tta', stage_tta, lambda R: f'+ fastai TTA (n={R.tta_n}, beta={R.tta_beta:g})', 'progressive', needs='progressive'),
-    Stage('mixup', stage_mixup, lambda R: f'+ mixup (alpha {R.mixup_alpha:g})', 'progressive'),
-    Stage('label_smoothing', stage_label_smoothing, lambda R: f'+ label smoothing (eps {R.ls_eps:g})', 'mixup'),
-    Stage('cutmix', stage_cutmix, lambda R: f'+ CutMix (alpha {R.cutmix_alpha:g}) instead of mixup', 'progressive', default=False)]}
+    Stage('baseline', stage_baseline, lambda R: f'{R.arch} from scratch, no normalization'),
+    Stage('normalize', stage_normalize, lambda R: '+ Normalize(imagenet_stats)', ('baseline',),
+          claim='barely matters from scratch (0.825 → 0.824); matters for pretrained models'),
+    Stage('progressive', stage_progressive, lambda R: f'progressive resizing {R.sizes[0]}→{R.sizes[1]}', ('same_epochs', 'same_time'),
+          claim='beats training at full size (0.824 → 0.863), in less time'),
+    Stage('same_epochs', stage_same_epochs, lambda R: f'full size, {sum(R.prog_epochs)+1} epochs (as progressive)'),
+    Stage('same_time', stage_same_time, lambda R: 'full size, as long as progressive took',
+          needs=('progressive', 'same_epochs')),
+    Stage('tta', stage_tta, lambda R: f'fastai TTA (n={R.tta_n}, beta={R.tta_beta:g}) of progressive', ('progressive',),
+          needs=('progressive',), trains=False, claim='helps (0.863 → 0.874), at n+1 passes'),
+    Stage('tta_five_crop', stage_tta_five_crop, lambda R: f'five-crop TTA ({R.crop_frac:g} crops) of progressive', ('progressive',),
+          needs=('progressive',), trains=False, claim='(further research) five crops instead of augmented passes'),
+    Stage('mixup', stage_mixup, lambda R: f'+ mixup (alpha {R.mixup_alpha:g}), {R.epochs} epochs', ('normalize',),
+          claim='ends worse than without after 5 epochs'),
+    Stage('normalize_long', stage_normalize_long, lambda R: f'normalize, {R.long_epochs} epochs'),
+    Stage('mixup_long', stage_mixup_long, lambda R: f'+ mixup (alpha {R.mixup_alpha:g}), {R.long_epochs} epochs', ('normalize_long',),
+          claim='pays off after long training (80+ epochs on Imagenette)'),
+    Stage('label_smoothing', stage_label_smoothing, lambda R: f'+ label smoothing (eps {R.ls_eps:g})', ('normalize',),
+          claim='less over-confident, better calibrated'),
+    Stage('noisy', stage_noisy, lambda R: f'normalize, {R.ls_noise:.0%} of training labels wrong'),
+    Stage('label_smoothing_noisy', stage_label_smoothing_noisy, lambda R: f'+ label smoothing (eps {R.ls_eps:g}), {R.ls_noise:.0%} wrong labels',
+          ('noisy',), claim='helps most when labels are noisy'),
+    Stage('cutmix', stage_cutmix, lambda R: f'+ CutMix (alpha {R.cutmix_alpha:g})', ('normalize',), default=False,
+          claim='(further research) a mixup variant that pastes patches')]}
 DEFAULT_STAGES = [n for n,s in STAGES.items() if s.default]
 
 # %% ../nbs/07_ladder.ipynb #4993d1a9
@@ -156,7 +221,7 @@ def stage_order(stages=None):
     stages = list(stages or DEFAULT_STAGES)
     if unknown := [s for s in stages if s not in STAGES]: raise LadderError(f"Unknown stage(s) {unknown}: choose from {list(STAGES)}")
     todo = set(stages)
-    while missing := {STAGES[s].needs for s in todo if STAGES[s].needs} - todo: todo |= missing
+    while missing := {n for s in todo for n in STAGES[s].needs} - todo: todo |= missing
     return [s for s in STAGES if s in todo]
 
 # %% ../nbs/07_ladder.ipynb #06be6100
@@ -187,19 +252,34 @@ def check_batch_size(R, path, skip=()):
     n = len([f for f in get_image_files(Path(path)/'train') if f.resolve() not in skip])
     if R.bs > n: raise LadderError(f"batch size {R.bs} is larger than the {n} training images: use --bs {n} or less")
 
+def noisy_twin(R, path):
+    "The folder of `path`'s data with `R.ls_noise` of the training labels wrong: the synthetic set's noisy twin, or `path` itself (Imagenette's csv)"
+    path = Path(path)
+    if not (path/'synthetic.json').exists(): return path  # get_dls reads noisy_imagenette.csv (and refuses a folder without it)
+    made = {k:v for k,v in json.loads((path/'synthetic.json').read_text()).items() if k in ('n_train', 'n_valid', 'size', 'seed')}
+    return make_synthetic_imagenette(path.parent/f'{path.name.split("_noise")[0]}_noise{R.ls_noise*100:g}', label_noise=R.ls_noise, **made)
+
 def run_ladder(R, path, out, stages=None, skip=(), log=print, bars=True):
-    "Run `stages` of recipe `R` on `path`, resuming from the run folder `out`; write the report and return the rows"
+    "Run `stages` of recipe `R` on `path` (each training `R.seeds` times), resuming from the run folder `out`; write the report"
     order = stage_order(stages)
     check_batch_size(R, path, skip)
-    with RunFolder(out, log).open(recipe_key(R, path, skip)) as run:
-        lad,rows = Ladder(R, path, run, skip, log, bars),{}
+    noisy = noisy_twin(R, path) if any('noisy' in s for s in order) else None
+    key = recipe_key(R, path, skip)
+    if noisy: key['noisy_data'] = data_identity(noisy)
+    with RunFolder(out, log).open(key) as run:
+        rows = {}
         for s in order:
             if (got := run.load(s)) is not None:
                 log(f'[{s}] already done in {out}: skipped'); rows[s] = got; continue
-            log(f'[{s}] {STAGES[s].run.__doc__}')
-            lad.stage = STAGES[s]
-            learn,rows[s] = STAGES[s].run(lad)
-            run.save(s, rows[s], learn.model if learn is not None else None)
+            st,rows[s],first = STAGES[s],[],None
+            for i in range(R.seeds if st.trains else 1):
+                log(f'[{s}] {st.run.__doc__}' + (f' (seed {R.seed+i})' if st.trains and R.seeds > 1 else ''))
+                lad = Ladder(dataclasses.replace(R, seed=R.seed+i), path, run, skip, log, bars, noisy)
+                lad.stage = st
+                learn,row = st.run(lad)
+                rows[s].append(row)
+                if first is None: first = learn
+            run.save(s, rows[s], first.model if first is not None else None)
         rows = [r for s in order for r in rows[s]]
-        write_report(rows, out)
+        write_report(rows, out, {n: STAGES[n] for n in order})
     return rows
