@@ -10,6 +10,7 @@ __all__ = ['CROP_FRAC', 'MERGES', 'five_crops', 'crop_size', 'tta_image_size', '
 # %% ../nbs/04_tta.ipynb #a685de4e
 from copy import copy
 from fastai.vision.all import *
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 # %% ../nbs/04_tta.ipynb #292b8089
 def five_crops(x, size) -> Tensor:
@@ -52,8 +53,25 @@ def _check_tta_args(merge, beta, max_batch, dl):
     if max_batch is not None and max_batch < 1: raise ValueError(f"max_batch must be a positive number of crops (got {max_batch})")
     if len(dl) == 0: raise ValueError("The DataLoader is empty: nothing to predict; pass a DataLoader with at least one item")
 
+def _fold_bn(model):
+    "Swap each eval-mode `Conv2d`→`BatchNorm2d` pair in `model`'s `nn.Sequential`s for one folded conv; returns the undo list"
+    swaps = []
+    with torch.no_grad():
+        for seq in list(model.modules()):  # a list: the loop swaps modules
+            if not isinstance(seq, nn.Sequential): continue
+            names = list(seq._modules)
+            for a,b in zip(names, names[1:]):
+                conv,bn = seq._modules[a],seq._modules[b]
+                if type(conv) is nn.Conv2d and type(bn) is nn.BatchNorm2d and not bn.training and bn.running_mean is not None:
+                    seq._modules[a],seq._modules[b] = fuse_conv_bn_eval(conv, bn),nn.Identity()
+                    swaps.append((seq, a, conv, b, bn))
+    return swaps
+
+def _unfold_bn(swaps):
+    for seq,a,conv,b,bn in reversed(swaps): seq._modules[a],seq._modules[b] = conv,bn
+
 # %% ../nbs/04_tta.ipynb #2f4c632e
-def five_crop_tta(learn, dl=None, size=None, merge='mean', beta=None, max_batch=None):
+def five_crop_tta(learn, dl=None, size=None, merge='mean', beta=None, max_batch=None, fold_bn=True):
     "`learn`'s predictions on `dl` (default: validation) merged over five `size`-crops (default: 7/8 of the side), as `(preds, targs)`"
     dl = ifnone(dl, learn.dls.valid)
     _check_tta_args(merge, beta, max_batch, dl)
@@ -61,13 +79,14 @@ def five_crop_tta(learn, dl=None, size=None, merge='mean', beta=None, max_batch=
     act = getcallable(learn.loss_func, 'activation')
     model = learn.model
     modes,device = [m.training for m in model.modules()], one_param(model).device
-    preds,targs = [],[]
+    preds,targs,swaps = [],[],[]
     try:
         model.eval()
+        if fold_bn: swaps = _fold_bn(model)
         with torch.inference_mode():
             for b in dl:
                 x = b[0].as_subclass(Tensor).to(device)  # a plain tensor skips fastai's per-operation type dispatch
-                crops = five_crops(x, ifnone(size, crop_size(min(x.shape[-2:])))).flatten(0, 1)  # (5B,C,size,size)
+                crops = five_crops(x, ifnone(size, crop_size(min(x.shape[-2:])))).flatten(0, 1)  # (5B,C,size,size), a view
                 out = torch.cat([model(c) for c in crops.split(max_batch or len(crops))])
                 p = act(out).unflatten(0, (5, len(x)))
                 p = p.amax(0) if merge=='max' else p.mean(0)
@@ -75,5 +94,6 @@ def five_crop_tta(learn, dl=None, size=None, merge='mean', beta=None, max_batch=
                 preds.append(p.cpu())
                 if len(b) > 1: targs.append(b[1].cpu())
     finally:
+        _unfold_bn(swaps)
         for m,mode in zip(model.modules(), modes): m.training = mode
     return torch.cat(preds), (torch.cat(targs) if targs else None)
