@@ -50,6 +50,7 @@ class Recipe:
     seed: int = 42
     seeds: int = 1                    # trainings per stage, from seeds `seed`, `seed+1`, ...: their spread is the uncertainty
     lr_find_iters: int = 100
+    in_memory: bool = False           # decode the images once and keep them in memory (the CPU recipe: no per-epoch decoding)
     num_workers: int = None           # DataLoader workers (None: fastai's default); 0 on a CPU, where forking costs more than it saves
 
     @property
@@ -81,7 +82,7 @@ def recipe(gpu=None, **overrides) -> Recipe:
     "The chapter's recipe on a GPU, a small one on the synthetic stand-in on a CPU; `gpu=None` asks torch"
     gpu = torch.cuda.is_available() if gpu is None else gpu
     base = Recipe(gpu=True) if gpu else Recipe(gpu=False, data='synthetic', arch='xresnet18', widen=0.5, epochs=5, lr=1e-2,
-        bs=32, size=32, presize=96, prog_scale=2/3, prog_lr=3e-3, lr_find_iters=30, num_workers=0)
+        bs=32, size=32, presize=96, prog_scale=2/3, prog_lr=3e-3, lr_find_iters=30, in_memory=True, num_workers=0)
     bad = [k for k in overrides if k not in {f.name for f in dataclasses.fields(Recipe)}]
     if bad: raise TypeError(f"Unknown recipe setting(s) {bad}: use {[f.name for f in dataclasses.fields(Recipe)]}")
     return check_recipe(dataclasses.replace(base, **overrides))
@@ -124,7 +125,7 @@ def recipe_dls(R, size=None, stats=imagenet_stats, path=None, **kwargs):
     from fastbook_ch7.data import dataset_path, get_dls
     if R.num_workers is not None: kwargs.setdefault('num_workers', R.num_workers)
     return get_dls(path or dataset_path(R.data, label_noise=R.label_noise), bs=R.bs, size=ifnone(size, R.size), presize=R.presize,
-                   stats=stats, seed=R.seed, label_noise=R.label_noise, **kwargs)
+                   stats=stats, seed=R.seed, label_noise=R.label_noise, in_memory=R.in_memory, **kwargs)
 
 # %% ../nbs/01_baseline.ipynb #0b6879f2
 def timed_fit(learn, epochs, lr, **kwargs):

@@ -11,7 +11,7 @@ __all__ = ['SYNTH_VERSION', 'SYNTH_CLASSES', 'IMAGENETTE_URLS', 'IMAGENETTE_MIRR
            'imagenette_path', 'noisy_labels', 'dataset_path', 'get_dls']
 
 # %% ../nbs/00_data.ipynb #80be0687
-import http.client, json, os, shutil, socket
+import functools, http.client, json, os, shutil, socket
 from pathlib import Path
 from urllib.error import URLError
 import numpy as np, pandas as pd
@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 from fastai.vision.all import *
 
 # %% ../nbs/00_data.ipynb #c2228556
-SYNTH_VERSION = 3  # bump when the drawing changes: a cached dataset of another version is not reused
+SYNTH_VERSION = 4  # 4: 250 validation images a class (se <= 0.01); bump when the drawing changes: a cached dataset of another version is not reused
 SYNTH_CLASSES = ('arrow', 'circle', 'crescent', 'cross', 'hexagon', 'ring', 'square', 'star', 'stripes', 'triangle')
 
 # %% ../nbs/00_data.ipynb #8895e08d
@@ -153,7 +153,7 @@ def _rebuild_or_refuse(dest, problem, label_noise):
     shutil.rmtree(trash, ignore_errors=True)
 
 # %% ../nbs/00_data.ipynb #2618dbce
-def make_synthetic_imagenette(dest, n_train=100, n_valid=50, size=96, seed=0, label_noise=0.) -> Path:
+def make_synthetic_imagenette(dest, n_train=100, n_valid=250, size=96, seed=0, label_noise=0.) -> Path:
     "Write a deterministic 10-class stand-in for Imagenette into `dest`; `label_noise` puts that fraction of training images in a wrong class"
     label_noise = float(label_noise)
     if min(n_train, n_valid) < 1 or size < 16 or not 0 <= label_noise <= 1: raise DataError(
@@ -319,8 +319,15 @@ def dataset_path(data='synthetic', label_noise=0.):
     return Path(data)
 
 # %% ../nbs/00_data.ipynb #e0db624b
-def get_dls(path, bs=64, size=224, presize=460, stats=imagenet_stats, min_scale=0.75, seed=None, skip=(), label_noise=0., **kwargs):
-    "The chapter's presizing DataLoaders for an Imagenette-layout folder; `stats=None` leaves out `Normalize`"
+@functools.lru_cache(maxsize=4)
+def _decoded(files, presize):
+    "`files` decoded once, each resized to `presize` as validation's `Resize` does: {name: uint8 CHW tensor}"
+    rs = Resize(presize)
+    return {f: image2tensor(rs(open_image(f), split_idx=1)) for f in files}
+
+def get_dls(path, bs=64, size=224, presize=460, stats=imagenet_stats, min_scale=0.75, seed=None, skip=(), label_noise=0.,
+            in_memory=False, **kwargs):
+    "The chapter's presizing DataLoaders for an Imagenette-layout folder; `stats=None` leaves out `Normalize`; `in_memory`: decode once"
     check_imagenette_folder(path)
     if min(bs, size, presize) < 1: raise ValueError(f"bs, size and presize must be positive (got {bs}, {size}, {presize})")
     if presize < size: raise ValueError(f"presize {presize} is smaller than size {size}: presizing needs the larger "
@@ -330,6 +337,10 @@ def get_dls(path, bs=64, size=224, presize=460, stats=imagenet_stats, min_scale=
     skip,df = set(map(str, skip)),noisy_labels(path, label_noise)
     if df is None: items,kw = [f for f in dataset_images(path) if str(f) not in skip],dict(get_y=parent_label, splitter=GrandparentSplitter(valid_name='val'))
     else: items,kw = df[~df.file.isin(skip)],dict(get_x=ColReader('file'), get_y=ColReader('label'), splitter=ColSplitter('is_valid'))
-    dblock = DataBlock(blocks=(TransformBlock(open_image, batch_tfms=IntToFloatTensor), CategoryBlock),
-                       item_tfms=Resize(presize), batch_tfms=batch_tfms, **kw)
+    opener,item_tfms = open_image,Resize(presize)
+    if in_memory:  # decoded once per process: no per-epoch decoding; training loses Resize's random crop (a no-op at presize)
+        mem = _decoded(tuple(map(str, items if df is None else items.file)), presize)
+        opener,item_tfms = (lambda f: TensorImage(mem[str(f)])),None
+    dblock = DataBlock(blocks=(TransformBlock(opener, batch_tfms=IntToFloatTensor), CategoryBlock),
+                       item_tfms=item_tfms, batch_tfms=batch_tfms, **kw)
     return dblock.dataloaders(items, bs=bs, seed=seed, **kwargs)

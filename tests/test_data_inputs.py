@@ -1,5 +1,5 @@
 "Bad dataset folders: each one refused with one line (a `DataError` that says how to fix it), or handled correctly."
-import json, os, shutil
+import json, shutil
 from pathlib import Path
 import numpy as np
 import pytest
@@ -46,7 +46,7 @@ def test_images_only_in_a_subfolder(data):
     cat = data/'train'/'star'
     (cat/'more').mkdir()
     for f in cat.glob('*.jpg'): f.rename(cat/'more'/f.name)
-    msg = refused(data, f"{cat/'more'} is a folder inside class folder 'star'", "fastai would label them 'more'", 'move them up')
+    refused(data, f"{cat/'more'} is a folder inside class folder 'star'", "fastai would label them 'more'", 'move them up')
 
 def test_subfolder_beside_images(data):
     (data/'val'/'ring'/'extra').mkdir(); synthetic_image('ring', 32, 0).save(data/'val'/'ring'/'extra'/'x.jpg')
