@@ -11,9 +11,10 @@ __all__ = ['RECIPE_FLAGS', 'parser', 'recipe_from_args', 'Interrupted', 'main']
 import argparse, signal, sys, threading
 from pathlib import Path
 import torch
+from fastai.torch_core import rank_distrib
 from .baseline import RecipeError, recipe
 from .data import DataError, DownloadError, dataset_path, find_bad_images, DATA_CHOICES
-from .ladder import STAGES, DEFAULT_STAGES, run_ladder
+from .ladder import STAGES, DEFAULT_STAGES, _rank0_first, run_ladder
 from .runfolder import LadderError
 
 # %% ../nbs/07c_cli.ipynb #2e9e1b31
@@ -49,7 +50,7 @@ def parser():
     sub = p.add_subparsers(dest='cmd', required=True)
     r = sub.add_parser('run', help='run the experiment ladder and write the report')
     r.add_argument('--data', default=None, help=f"{' | '.join(DATA_CHOICES)} | PATH (an Imagenette-layout folder); default: the recipe's")
-    r.add_argument('--stages', default=None, help=f'comma-separated subset of {",".join(STAGES)} (default: {",".join(DEFAULT_STAGES)})')
+    r.add_argument('--stages', default=None, help=f"comma-separated stages (see --list; default: all but {','.join(s for s in STAGES if s not in DEFAULT_STAGES)})")
     r.add_argument('--list', action='store_true', help='list the stages and exit')
     for flag,(field,kind,help) in RECIPE_FLAGS.items(): r.add_argument(flag, dest=field, type=kind, default=None, help=help)
     g = r.add_mutually_exclusive_group()
@@ -94,8 +95,8 @@ def main(argv=None):
         stages = a.stages.split(',') if a.stages else None
         R = recipe_from_args(a)
         if R.gpu and not torch.cuda.is_available(): print('warning: --gpu without a GPU: the full recipe will be very slow', file=sys.stderr)
-        print(R.describe())
-        path,bad = _prepare_data(R, a.skip_bad_images)
+        if not rank_distrib(): print(R.describe())  # under `accelerate launch`: rank 0 speaks for all
+        path,bad = _rank0_first(_prepare_data, R, a.skip_bad_images)  # a download or the synthetic set: made once
         if bad: print(f'skipping {len(bad)} unreadable image(s)')
         run_ladder(R, path, a.out, stages, skip=bad, bars=bars)
     except (LadderError, RecipeError, DataError, DownloadError) as e:
@@ -104,5 +105,5 @@ def main(argv=None):
     except KeyboardInterrupt as e:
         print(f'\ninterrupted: finished stages are kept in {a.out}; run the same command again to resume', file=sys.stderr)
         return getattr(e, 'code', 130)
-    print((Path(a.out)/'results.md').read_text())
+    if not rank_distrib(): print((Path(a.out)/'results.md').read_text())
     return 0

@@ -12,7 +12,7 @@ __all__ = ['STAGES', 'DEFAULT_STAGES', 'EpochLog', 'Ladder', 'stage_baseline', '
            'check_batch_size', 'noisy_twin', 'run_ladder']
 
 # %% ../nbs/07_ladder.ipynb #013bebbf
-import dataclasses, hashlib, json, os, time
+import contextlib, dataclasses, hashlib, json, os, time
 from dataclasses import dataclass, asdict
 from typing import Callable
 from fastai.vision.all import *
@@ -51,6 +51,20 @@ def _epoch_line(log):
     "fastai's per-epoch table row as one plain line"
     print('  '.join(f'{v:.6f}' if isinstance(v, float) else str(v) for v in log), flush=True)
 
+def _agree(obj):
+    "Rank 0's `obj` on every process of a run under `accelerate launch`; `obj` itself in a single process"
+    if num_distrib() <= 1: return obj
+    objs = [obj]; torch.distributed.broadcast_object_list(objs, src=0)
+    return objs[0]
+
+@contextmanager
+def _alone():
+    "Evaluate in this process alone: fastai gathers predictions across processes whenever `WORLD_SIZE` is set"
+    saved = os.environ.pop('WORLD_SIZE', None)
+    try: yield
+    finally:
+        if saved is not None: os.environ['WORLD_SIZE'] = saved
+
 class Ladder:
     "The context a stage runs in: recipe `R` (its `seed` the one running), dataset folders, run folder `run`, the `stage`"
     def __init__(self, R, path, run, skip=(), log=print, bars=True, noisy_path=None):
@@ -65,9 +79,16 @@ class Ladder:
     def learner(self, dls, cbs=None, **kwargs):
         "A fresh baseline learner on `dls` with the epoch log and `cbs`; one plain line per epoch when `bars` is off"
         set_seed(self.R.seed, reproducible=True)
-        learn = baseline_learner(dls, self.R.arch, cbs=[EpochLog(header=not self.bars), *L(cbs)], widen=self.R.widen, **kwargs)
+        learn = baseline_learner(dls, self.R.arch, cbs=[EpochLog(header=not (self.bars or rank_distrib())), *L(cbs)], widen=self.R.widen, **kwargs)
         if not self.bars: learn.remove_cb(ProgressCallback); learn.logger = _epoch_line
         return learn
+
+    @contextmanager
+    def training(self, learn):
+        "Train `learn` in fastai's `distrib_ctx`: data parallel across the processes of `accelerate launch`; as is in one process"
+        if num_distrib() <= 1: yield learn; return
+        import fastai.distributed  # noqa: F401 (it adds Learner.distrib_ctx; needs accelerate)
+        with learn.distrib_ctx(sync_bn=torch.cuda.is_available()): yield learn  # SyncBatchNorm trains on GPUs only
 
     def trained(self, stage):
         "A learner with the weights `stage` saved (its first seed's)"
@@ -79,7 +100,8 @@ class Ladder:
         "The stage's line: accuracy, calibration (ECE) and per-image correctness on the validation set, time, epochs, sizes"
         log = learn.cbs.filter(lambda o: isinstance(o, EpochLog))
         if log and log[0].n_batches == 0 and epochs: raise LadderError(f"stage {self.stage.name} ran no training batch")
-        p,t = preds if preds is not None else learn.get_preds(dl=learn.dls.valid)
+        if rank_distrib(): return None  # under `accelerate launch`, rank 0 evaluates and records
+        with _alone(): p,t = preds if preds is not None else learn.get_preds(dl=learn.dls.valid)
         return dict(stage=self.stage.name, what=self.stage.label(self.R), seed=self.R.seed,
                     accuracy=round(accuracy(p, t).item(), 4), ece=round(expected_calibration_error(p, t), 4),
                     correct=(p.argmax(1) == t).int().tolist(), train_time=round(secs, 1), epochs=epochs, sizes=sizes,
@@ -89,7 +111,8 @@ class Ladder:
 def _fit(lad, epochs, stats=imagenet_stats, noisy=False, **kwargs):
     "Train at the final size for `epochs`, normalized (unless `stats=None`), plus whatever `kwargs` add to the learner"
     learn = lad.learner(lad.dls(stats=stats, noisy=noisy), **kwargs)
-    return learn, lad.row(learn, timed_fit(learn, epochs, lad.R.lr), epochs, str(lad.R.size))
+    with lad.training(learn): secs = timed_fit(learn, epochs, lad.R.lr)
+    return learn, lad.row(learn, secs, epochs, str(lad.R.size))
 
 def stage_baseline(lad):
     "The chapter's baseline: no normalization, `fit_one_cycle(epochs, lr)`"
@@ -106,7 +129,7 @@ def stage_progressive(lad):
     R = lad.R
     learn = lad.learner(lad.dls(size=R.sizes[0]))
     t0 = time.perf_counter()
-    progressive_fit(learn, lambda s: lad.dls(size=s), sizes=R.sizes, epochs=R.prog_epochs, lr=R.lr, lr_ft=R.prog_lr)
+    with lad.training(learn): progressive_fit(learn, lambda s: lad.dls(size=s), sizes=R.sizes, epochs=R.prog_epochs, lr=R.lr, lr_ft=R.prog_lr)
     return learn, lad.row(learn, time.perf_counter()-t0, sum(R.prog_epochs) + 1, '→'.join(map(str, R.sizes)))  # +1: fine_tune's frozen epoch
 
 def stage_same_epochs(lad):
@@ -115,7 +138,7 @@ def stage_same_epochs(lad):
 
 def stage_same_time(lad):
     "Normalized at the final size for as many epochs as fit in progressive resizing's training time here"
-    prog,same = (lad.run.load(s) for s in lad.stage.needs)
+    prog,same = _agree(None if rank_distrib() else [lad.run.load(s) for s in lad.stage.needs])  # every process trains as long
     per_epoch = np.median([e['seconds'] for r in same for e in r['curve']])
     return _fit(lad, max(1, round(np.mean([r['train_time'] for r in prog]) / per_epoch)))
 
@@ -259,27 +282,40 @@ def noisy_twin(R, path):
     made = {k:v for k,v in json.loads((path/'synthetic.json').read_text()).items() if k in ('n_train', 'n_valid', 'size', 'seed')}
     return make_synthetic_imagenette(path.parent/f'{path.name.split("_noise")[0]}_noise{R.ls_noise*100:g}', label_noise=R.ls_noise, **made)
 
+def _rank0_first(f, *args):
+    "`f(*args)` in rank 0 first, then in the other processes of `accelerate launch` (fastai's `rank0_first`); once in one process"
+    if num_distrib() <= 1: return f(*args)
+    from fastai.distributed import rank0_first
+    return rank0_first(f, *args)  # its `distrib_ctx` also starts the process group
+
 def run_ladder(R, path, out, stages=None, skip=(), log=print, bars=True):
-    "Run `stages` of recipe `R` on `path` (each training `R.seeds` times), resuming from the run folder `out`; write the report"
+    """Run `stages` of recipe `R` on `path` (each training `R.seeds` times), resuming from the run folder `out`; write the report.
+    Under `accelerate launch` every process trains each stage (fastai's `distrib_ctx`); rank 0 alone keeps `out` and evaluates"""
     order = stage_order(stages)
     check_batch_size(R, path, skip)
-    noisy = noisy_twin(R, path) if any('noisy' in s for s in order) else None
-    key = recipe_key(R, path, skip)
-    if noisy: key['noisy_data'] = data_identity(noisy)
-    with RunFolder(out, log).open(key) as run:
+    noisy = _rank0_first(noisy_twin, R, path) if any('noisy' in s for s in order) else None
+    main = not rank_distrib()
+    if not main: log = noop
+    if main:
+        key = recipe_key(R, path, skip)
+        if noisy: key['noisy_data'] = data_identity(noisy)
+        if num_distrib() > 1: key['processes'] = num_distrib()  # each trains on --bs images a step: another recipe
+    with RunFolder(out, log).open(key) if main else contextlib.nullcontext() as run:
         rows = {}
         for s in order:
-            if (got := run.load(s)) is not None:
+            if (got := _agree(run.load(s) if main else None)) is not None:  # every process skips the same stages
                 log(f'[{s}] already done in {out}: skipped'); rows[s] = got; continue
             st,rows[s],first = STAGES[s],[],None
+            if not (main or st.trains): continue  # an evaluation: rank 0 alone
             for i in range(R.seeds if st.trains else 1):
                 log(f'[{s}] {st.run.__doc__}' + (f' (seed {R.seed+i})' if st.trains and R.seeds > 1 else ''))
                 lad = Ladder(dataclasses.replace(R, seed=R.seed+i), path, run, skip, log, bars, noisy)
                 lad.stage = st
-                learn,row = st.run(lad)
+                with contextlib.nullcontext() if st.trains else _alone(): learn,row = st.run(lad)
                 rows[s].append(row)
                 if first is None: first = learn
-            run.save(s, rows[s], first.model if first is not None else None)
+            if main: run.save(s, rows[s], first.model if first is not None else None)
+        if not main: return []
         rows = [r for s in order for r in rows[s]]
         write_report(rows, out, {n: STAGES[n] for n in order})
     return rows
