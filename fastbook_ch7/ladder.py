@@ -73,6 +73,7 @@ class Ladder:
 
     def dls(self, size=None, stats=imagenet_stats, noisy=False):
         "DataLoaders of this run's data at `size`; `noisy`: its twin with `R.ls_noise` of the training labels wrong"
+        set_seed(self.R.seed, reproducible=True)  # fastai's DataLoader draws its shuffling seed from `random` when made
         if not noisy: return recipe_dls(self.R, size=size, stats=stats, path=self.path, skip=self.skip)
         return recipe_dls(dataclasses.replace(self.R, label_noise=self.R.ls_noise), size=size, stats=stats, path=self.noisy_path)
 
