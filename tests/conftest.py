@@ -1,4 +1,4 @@
-import os, sys, subprocess
+import importlib.util, os, sys, subprocess
 from pathlib import Path
 import pytest
 
@@ -18,3 +18,10 @@ def cli(*args, env=None, **kwargs):
     "Run the installed `fastbook_ch7` console script; return the CompletedProcess"
     e = {**os.environ, 'PYTHONWARNINGS': 'ignore', **(env or {})}
     return subprocess.run([str(BIN/'fastbook_ch7'), *map(str, args)], capture_output=True, text=True, env=e, timeout=600, **kwargs)
+
+def load_script(path):
+    "Import the script at `path` (a tool, not a package module) as a module"
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

@@ -7,19 +7,12 @@ PIP_FIND_LINKS) that holds a dummy `fastbook_ch7` release wheel or nothing, and 
 local dummy repository (`url.<local>.insteadOf`). pip installs into a temporary folder (PIP_TARGET), never into this
 environment, and the version found there tells which of the two it installed.
 """
-import importlib.util, json, os, shutil, subprocess, sys
+import json, os, shutil, subprocess, sys
 from pathlib import Path
 import pytest
-from conftest import ROOT
+from conftest import ROOT, load_script
 
-def _load(path):
-    "Import the script at `path` as a module"
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-colab = _load(ROOT/'tools'/'colab.py')
+colab = load_script(ROOT/'tools'/'colab.py')
 NBS = colab.notebooks()
 RELEASE, DEV = '0.0.1', '0.0.2.dev0'  # the dummy release's version, and the dummy repository's
 
@@ -62,7 +55,7 @@ def sources(tmp_path):
     (repo/'backend.py').write_text(BACKEND)
     (repo/'pyproject.toml').write_text(PYPROJECT)
     (repo/'VERSION').write_text(DEV + '\n')
-    _load(repo/'backend.py').make_wheel(index, RELEASE)
+    load_script(repo/'backend.py').make_wheel(index, RELEASE)
     git = ['git', '-C', str(repo), '-c', 'user.name=test', '-c', 'user.email=test@example.com']
     for args in (['init', '-q'], ['add', '.'], ['commit', '-qm', 'dummy']):
         subprocess.run(git + args, check=True, capture_output=True)

@@ -1,16 +1,9 @@
 "The notebooks follow the series' rules: title, summary, Colab badge and install cell, GPU metadata, and every exported name is used by a later cell of its notebook."
-import ast, importlib.util, json, re
+import ast, json, re
 import pytest
-from conftest import ROOT
+from conftest import ROOT, load_script
 
-def _load(path):
-    "Import the script at `path` as a module"
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-colab = _load(ROOT/'tools'/'colab.py')  # it writes the Colab install cell and metadata into every notebook
+colab = load_script(ROOT/'tools'/'colab.py')  # it writes the Colab install cell and metadata into every notebook
 
 NBS = sorted((ROOT/'nbs').glob('[0-9]*.ipynb'))
 EXPECTED = ['00_data', '01_baseline', '02_normalization', '03_resizing', '04_tta', '05_mixup', '06_label_smoothing', '07_ladder',
