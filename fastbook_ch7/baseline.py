@@ -93,7 +93,8 @@ MIN_SIZE, MAX_EPOCHS = 16, 1000  # below 16 px progressive resizing's small size
 def _in(name, v, lo, hi, lo_open=False, hi_open=False, hint=''):
     "Refuse setting `name`=`v` unless it is a finite number in the range lo..hi"
     ok = isinstance(v, (int, float)) and math.isfinite(v) and (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
-    if not ok: raise RecipeError(f"{name} {v!r} is out of range: use {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}{hint}")
+    num = lambda x: str(x) if isinstance(x, int) else f'{x:g}'
+    if not ok: raise RecipeError(f"{name} {v!r} is out of range: use {'(' if lo_open else '['}{num(lo)}, {num(hi)}{')' if hi_open else ']'}{hint}")
 
 def check_recipe(R):
     "`R` if every number in it is one that trains; else a `RecipeError` naming the setting and its range"
