@@ -50,6 +50,7 @@ class Recipe:
     seed: int = 42
     seeds: int = 1                    # trainings per stage, from seeds `seed`, `seed+1`, ...: their spread is the uncertainty
     lr_find_iters: int = 100
+    valid_every_epoch: bool = True    # validate after every epoch (False: after a training's last epoch only; the CPU recipe)
     in_memory: bool = False           # decode the images once and keep them in memory (the CPU recipe: no per-epoch decoding)
     num_workers: int = None           # DataLoader workers (None: fastai's default); 0 on a CPU, where forking costs more than it saves
 
@@ -82,7 +83,7 @@ def recipe(gpu=None, **overrides) -> Recipe:
     "The chapter's recipe on a GPU, a small one on the synthetic stand-in on a CPU; `gpu=None` asks torch"
     gpu = torch.cuda.is_available() if gpu is None else gpu
     base = Recipe(gpu=True) if gpu else Recipe(gpu=False, data='synthetic', arch='xresnet18', widen=0.5, epochs=5, lr=1e-2,
-        bs=32, size=32, presize=96, prog_scale=2/3, prog_lr=3e-3, lr_find_iters=30, in_memory=True, num_workers=0)
+        bs=32, size=32, presize=96, prog_scale=2/3, prog_lr=3e-3, lr_find_iters=30, valid_every_epoch=False, in_memory=True, num_workers=0)
     bad = [k for k in overrides if k not in {f.name for f in dataclasses.fields(Recipe)}]
     if bad: raise TypeError(f"Unknown recipe setting(s) {bad}: use {[f.name for f in dataclasses.fields(Recipe)]}")
     return check_recipe(dataclasses.replace(base, **overrides))

@@ -27,12 +27,15 @@ from .report import write_report
 class EpochLog(Callback):
     "Record the image size, losses, metrics and time of every training epoch, across several fits; stop on a non-finite loss"
     order = Recorder.order + 1
-    def __init__(self, header=False): self.epochs,self.n_batches,self.header = [],0,header
+    def __init__(self, header=False, valid_last=False): self.epochs,self.n_batches,self.header,self.valid_last = [],0,header,valid_last
     def before_fit(self): self.todo_header = self.header
     def before_epoch(self): self.t0 = time.perf_counter()
     def before_train(self):
         self.trained = True  # `get_preds` fires before_fit and after_epoch too, without training
         if self.todo_header: print('  '.join(self.recorder.metric_names), flush=True); self.todo_header = False
+    def before_validate(self):
+        "With `valid_last`, a fit validates after its last epoch only (`get_preds`, which trains nothing, always validates)"
+        if self.valid_last and getattr(self, 'trained', False) and self.epoch < self.n_epoch-1: raise CancelValidException
     def after_batch(self):
         if not self.training: return
         self.size,self.n_batches = self.xb[0].shape[-1],self.n_batches+1
@@ -80,7 +83,7 @@ class Ladder:
     def learner(self, dls, cbs=None, **kwargs):
         "A fresh baseline learner on `dls` with the epoch log and `cbs`; one plain line per epoch when `bars` is off"
         set_seed(self.R.seed, reproducible=True)
-        learn = baseline_learner(dls, self.R.arch, cbs=[EpochLog(header=not (self.bars or rank_distrib())), *L(cbs)], widen=self.R.widen, **kwargs)
+        learn = baseline_learner(dls, self.R.arch, cbs=[EpochLog(header=not (self.bars or rank_distrib()), valid_last=not self.R.valid_every_epoch), *L(cbs)], widen=self.R.widen, **kwargs)
         if not self.bars: learn.remove_cb(ProgressCallback); learn.logger = _epoch_line
         return learn
 

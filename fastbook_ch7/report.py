@@ -69,9 +69,10 @@ def plot_curves(rows, fn=None):
     fig,axs = plt.subplots(1, 2, figsize=(10, 3.5))
     for s,rs in _by_stage(rows).items():
         if not rs[0]['curve']: continue
-        ep = range(1, len(rs[0]['curve'])+1)
-        axs[0].plot(ep, [e['train_loss'] for e in rs[0]['curve']], label=s)
-        axs[1].plot(ep, [e['accuracy'] for e in rs[0]['curve']], label=s)
+        curve = rs[0]['curve']
+        axs[0].plot(range(1, len(curve)+1), [e['train_loss'] for e in curve], label=s)
+        acc = [(i, e['accuracy']) for i,e in enumerate(curve, 1) if 'accuracy' in e]  # epochs that were validated
+        axs[1].plot(*zip(*acc), marker='o' if len(acc) < 3 else None, label=s)
     for ax,t in zip(axs, ('training loss (log scale)', 'validation accuracy')): ax.set_xlabel('epoch'); ax.set_title(t)
     axs[0].set_yscale('log')
     axs[1].legend(fontsize=7, ncol=2)
