@@ -142,7 +142,7 @@ def test_default_cache_rebuilt_through_dataset_path(fastai_home, capsys):
     p.mkdir(parents=True); (p/'synthetic.json').write_text('garbage')
     assert dataset_path('synthetic') == p
     assert 'Rebuilding the synthetic dataset' in capsys.readouterr().out
-    assert len(dataset_images(p)) == 1500
+    assert len(dataset_images(p)) == 1000 + 2500
 
 @pytest.mark.parametrize('damage', list(DAMAGES))
 def test_other_folder_refused(tmp_path, damage):

@@ -152,9 +152,11 @@ def test_weights_folder_is_a_file(tmp_path, tiny_data):
 def test_full_disk(tmp_path, tiny_data):
     "A disk that fills after the first stage: exit 2, 'no space left', the finished stage kept, no temporary files"
     if not shutil.which('unshare') or subprocess.run(['unshare', '-rm', 'true']).returncode: pytest.skip('needs unshare (a private mount namespace)')
+    ok(baseline(tiny_data, tmp_path/'sized'))
+    room = (tmp_path/'sized'/'weights'/'baseline.pth').stat().st_size * 3 // 2  # one stage's weights fit, two do not
     out = tmp_path/'small'; out.mkdir()
     cmd = [str(BIN/'fastbook_ch7'), 'run', '--data', str(tiny_data), '--out', str(out), *TINY, '--stages', 'baseline,normalize']
-    script = f'mount -t tmpfs -o size=70m tmpfs {out} && {" ".join(cmd)}; rc=$?; ls -a {out}/records {out}/weights; exit $rc'
+    script = f'mount -t tmpfs -o size={room} tmpfs {out} && {" ".join(cmd)}; rc=$?; ls -a {out}/records {out}/weights; exit $rc'
     res = subprocess.run(['unshare', '-rm', 'sh', '-c', script], capture_output=True, text=True, timeout=600,
                          env={**os.environ, 'PYTHONWARNINGS': 'ignore'})
     refused(res, 'No space left', 'finished stages are kept')
