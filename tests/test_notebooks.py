@@ -7,7 +7,7 @@ colab = load_script(ROOT/'tools'/'colab.py')  # it writes the Colab install cell
 
 NBS = sorted((ROOT/'nbs').glob('[0-9]*.ipynb'))
 EXPECTED = ['00_data', '01_baseline', '02_normalization', '03_resizing', '04_tta', '05_mixup', '06_label_smoothing', '07_ladder',
-            '07a_runfolder', '07b_report', '07c_cli', '08_evidence']
+            '07a_runfolder', '07b_report', '07c_cli', '08_evidence', '09_train']
 # The ladder's plumbing (run folder, report) trains nothing: no recipe to pick there
 NO_RECIPE = {'07a_runfolder', '07b_report'}
 
