@@ -1,4 +1,4 @@
-"""Per-channel statistics of the training images, what `Normalize` does to them, and why a model must be fed the statistics it was trained with.
+"""Per-channel statistics of the training images, what `Normalize` does to them (with statistics given, or with none: one batch's), and why a model must be fed the statistics it was trained with.
 
 Docs: https://fastbook-ch7.github.io/fastbook_ch7/normalization.html.md"""
 
