@@ -8,8 +8,8 @@ the cells flagged by pyproject's `tst_flags` (`notest`, `cuda`) skipped, and cle
 tables and PNG plots, without progress bars, carriage-return redraws or stderr. The notebook is then cleaned as
 nbdev-clean cleans it and replaced atomically. A cell that raises stops the run with one line naming notebook and cell.
 """
-import argparse, json, multiprocessing as mp, os, re, sys, time
-from functools import partial
+import argparse, json, os, re, subprocess, sys, time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from check_outputs import KEY, ROOT, first_line, has_progress, nb_paths, run_idxs, show_name, src_hash
 
@@ -89,11 +89,20 @@ def main():
     ap.add_argument('notebooks', nargs='*', help='default: nbs/*.ipynb except index.ipynb')
     ap.add_argument('--timeout', type=int, help="seconds per cell (0: no limit; default: pyproject's cell_timeout)")
     ap.add_argument('--n-workers', type=int, default=1, help='notebooks run at once')
+    ap.add_argument('--one', action='store_true', help=argparse.SUPPRESS)
     a = ap.parse_args()
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     timeout = get_config(ROOT).cell_timeout if a.timeout is None else a.timeout
-    with mp.get_context('spawn').Pool(a.n_workers, maxtasksperchild=1) as pool:
-        for err in pool.imap(partial(run_nb, timeout=timeout), nb_paths(a.notebooks)):
-            if err: print(f'run_notebooks: {err}', file=sys.stderr); return 1
+    if a.one: return 1 if _report(run_nb(a.notebooks[0], timeout=timeout)) else 0
+    # one plain child process per notebook (not a multiprocessing worker: those are daemonic and cannot start the
+    # process pools fastai's `parallel` uses, e.g. in `verify_images`)
+    def one(nb): return subprocess.run([sys.executable, __file__, '--one', '--timeout', str(timeout), str(nb)]).returncode
+    with ThreadPoolExecutor(a.n_workers) as ex:
+        for rc in ex.map(one, nb_paths(a.notebooks)):
+            if rc: return 1
+
+def _report(err):
+    if err: print(f'run_notebooks: {err}', file=sys.stderr, flush=True)
+    return err
 
 if __name__ == '__main__': sys.exit(main())
