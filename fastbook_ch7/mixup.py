@@ -1,4 +1,4 @@
-"""Mixup and its variant CutMix built from a few tensor operations, proved equal to fastai's `MixUp` and `CutMix`, made interactive, and measured: why mixup needs long training.
+"""Mixup and its variant CutMix built from a few tensor operations, proved equal to fastai's `MixUp` and `CutMix`, read from the paper's formula, made interactive, and measured against its twin without mixup, short and long.
 
 Docs: https://fastbook-ch7.github.io/fastbook_ch7/mixup.html.md"""
 

@@ -1,4 +1,4 @@
-"""Soft targets from scratch: the smoothed target, the loss, proof that it equals torch's and fastai's, what it does to the optimal logits and to the model's confidence, and a widget to play with ε.
+"""Soft targets from scratch: the smoothed target, the loss, proof that it equals torch's and fastai's, the paper's argument checked on logits, a widget to play with ε, and its effect measured on clean and on noisy labels.
 
 Docs: https://fastbook-ch7.github.io/fastbook_ch7/label_smoothing.html.md"""
 
