@@ -49,7 +49,7 @@ def trained_learner(R, epochs, cache, retrain=False):
     key = hashlib.sha256(json.dumps(dict(asdict(R), epochs=epochs), sort_keys=True).encode()).hexdigest()[:12]
     fn = Path(cache)/f'tta_bench_{key}.pth'
     set_seed(R.seed, reproducible=True)
-    learn = baseline_learner(recipe_dls(R), R.arch)
+    learn = baseline_learner(recipe_dls(R), R.arch, widen=R.widen)
     if fn.exists() and not retrain:
         load_weights(learn.model, fn)
         return learn, fn, None

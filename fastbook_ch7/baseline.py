@@ -6,7 +6,7 @@ Docs: https://fastbook-ch7.github.io/fastbook_ch7/baseline.html.md"""
 
 # %% auto #0
 __all__ = ['MIN_SIZE', 'MAX_EPOCHS', 'get_arch', 'Recipe', 'RecipeError', 'recipe', 'check_recipe', 'baseline_learner',
-           'recipe_dls', 'timed_fit', 'valid_accuracy']
+           'recipe_dls', 'recipe_learner', 'timed_fit', 'valid_accuracy']
 
 # %% ../nbs/01_baseline.ipynb #4918e55d
 import dataclasses, math, time
@@ -128,6 +128,11 @@ def recipe_dls(R, size=None, stats=imagenet_stats, path=None, **kwargs):
     if R.num_workers is not None: kwargs.setdefault('num_workers', R.num_workers)
     return get_dls(path or dataset_path(R.data, label_noise=R.label_noise), bs=R.bs, size=ifnone(size, R.size), presize=R.presize,
                    stats=stats, seed=R.seed, label_noise=R.label_noise, in_memory=R.in_memory, **kwargs)
+
+# %% ../nbs/01_baseline.ipynb #59c47da6
+def recipe_learner(R, dls, **kwargs):
+    "`baseline_learner` with recipe `R`'s model: its `arch`, `widen` times as wide"
+    return baseline_learner(dls, R.arch, widen=R.widen, **kwargs)
 
 # %% ../nbs/01_baseline.ipynb #0b6879f2
 def timed_fit(learn, epochs, lr, **kwargs):

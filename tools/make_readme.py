@@ -6,7 +6,7 @@ The README's pictures are the saved outputs of the lesson notebooks (committed e
 `PICTURES` names one cell per technique notebook, and its first PNG output is written to nbs/images/readme/<notebook>.png.
 Usage: python tools/make_readme.py [--check]   (--check: exit 1 if README.md or a picture is not what this script makes)
 """
-import base64, re, sys
+import base64, json, re, sys
 from pathlib import Path
 import nbformat
 from nbconvert import MarkdownExporter
@@ -15,7 +15,16 @@ root = Path(__file__).resolve().parent.parent
 _directive = re.compile(r'^\s*#\s*\|\s*(.*)$')
 
 # notebook: (id of the cell whose first PNG output is the README's picture, caption)
-PICTURES = {}
+PICTURES = {
+    '00_data': ('f0c4f582', 'presizing: one item at the presize, then four augmented training views cropped from it'),
+    '01_baseline': ('3cde0c2d', "the baseline's confusion matrix: which shapes it mixes up"),
+    '02_normalization': ('1184e711', 'the pixel histograms of one batch, per channel, before and after `Normalize`'),
+    '03_resizing': ('e60b26dc', 'one training image at each size of progressive resizing'),
+    '04_tta': ('66339038', 'the five crops of one validation image, and where they sit'),
+    '05_mixup': ('ffd06dfd', 'a training batch after mixup, each image titled with its blended target'),
+    '06_label_smoothing': ('22a948f7', 'the loss and its gradient against the logit gap: one-hot targets push the gap up forever, smoothed ones stop'),
+    '07_ladder': ('428f3143', "the ladder's report: each stage's accuracy with its uncertainty"),
+}
 
 def pictures():
     "{path under nbs/: PNG bytes} for every entry of `PICTURES`, read from the notebooks' saved outputs"
@@ -30,8 +39,27 @@ def pictures():
     return res
 
 def pictures_markdown():
-    "One picture per technique notebook, with its caption"
-    return '\n\n'.join(f'**`{n}.ipynb`** — {cap}\n\n![{n}](images/readme/{n}.png)' for n,(_,cap) in PICTURES.items())
+    "The index's cell `pictures`: one picture per technique notebook, with its caption"
+    return ('## One picture from each lesson\n\nSaved outputs of the notebooks (the CPU recipe on the synthetic stand-in), '
+            'copied here by `tools/make_readme.py`:\n\n' +
+            '\n\n'.join(f'**`{n}.ipynb`** — {cap}\n\n![{n}](images/readme/{n}.png)' for n,(_,cap) in PICTURES.items()))
+
+def _pictures_cell(nb):
+    cell = next((c for c in nb['cells'] if c.get('id') == 'pictures'), None)
+    if cell is None: sys.exit("tools/make_readme.py: nbs/index.ipynb has no markdown cell with id 'pictures'")
+    return cell
+
+def index_pictures_current():
+    "Whether nbs/index.ipynb's `pictures` cell is what `pictures_markdown` makes"
+    return ''.join(_pictures_cell(json.loads((root/'nbs'/'index.ipynb').read_text()))['source']) == pictures_markdown()
+
+def write_index_pictures():
+    "Make nbs/index.ipynb's `pictures` cell (kept in nbdev-clean's format: one-space indent)"
+    fn = root/'nbs'/'index.ipynb'
+    nb = json.loads(fn.read_text())
+    lines = pictures_markdown().split('\n')
+    _pictures_cell(nb)['source'] = [l+'\n' for l in lines[:-1]] + [lines[-1]]
+    fn.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
 
 def _directives(src):
     return [m.group(1).strip() for m in map(_directive.match, src.splitlines()) if m]
@@ -42,7 +70,6 @@ def readme_text():
     for c in nb.cells:
         if any(d.split()[0] in ('hide', 'exporti') for d in _directives(c.source) if d): continue
         c.source = '\n'.join(l for l in c.source.splitlines() if not _directive.match(l)).strip()
-        if c.cell_type == 'markdown': c.source = c.source.replace('<!-- pictures -->', pictures_markdown())
         cells.append(c)
     nb.cells = cells
     body,_ = MarkdownExporter(exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(nb)
@@ -50,9 +77,12 @@ def readme_text():
     return "<!-- generated from nbs/index.ipynb by tools/make_readme.py: edit that notebook, not this file -->\n\n" + body.strip() + "\n"
 
 if __name__ == '__main__':
-    txt,readme,pics = readme_text(),root/'README.md',pictures()
+    pics = pictures()
+    if '--check' not in sys.argv and not index_pictures_current(): write_index_pictures()
+    txt,readme = readme_text(),root/'README.md'
     if '--check' in sys.argv:
         stale = [f for f,b in pics.items() if not (root/'nbs'/f).exists() or (root/'nbs'/f).read_bytes() != b]
+        if not index_pictures_current(): stale.append("nbs/index.ipynb's pictures cell")
         if not readme.exists() or readme.read_text() != txt or stale:
             sys.exit(f"README.md{' and ' + ', '.join(stale) if stale else ''} not what tools/make_readme.py makes from the notebooks: "
                      "run `python tools/make_readme.py` and commit")
