@@ -17,7 +17,7 @@ from dataclasses import dataclass, asdict
 from typing import Callable
 from fastai.vision.all import *
 from . import __version__
-from .baseline import baseline_learner, recipe_dls, timed_fit
+from .baseline import recipe_dls, recipe_learner, timed_fit
 from .data import make_synthetic_imagenette
 from .evidence import expected_calibration_error
 from .runfolder import LadderError, RunFolder, load_weights
@@ -83,7 +83,7 @@ class Ladder:
     def learner(self, dls, cbs=None, **kwargs):
         "A fresh baseline learner on `dls` with the epoch log and `cbs`; one plain line per epoch when `bars` is off"
         set_seed(self.R.seed, reproducible=True)
-        learn = baseline_learner(dls, self.R.arch, cbs=[EpochLog(header=not (self.bars or rank_distrib()), valid_last=not self.R.valid_every_epoch), *L(cbs)], widen=self.R.widen, **kwargs)
+        learn = recipe_learner(self.R, dls, cbs=[EpochLog(header=not (self.bars or rank_distrib()), valid_last=not self.R.valid_every_epoch), *L(cbs)], **kwargs)
         if not self.bars: learn.remove_cb(ProgressCallback); learn.logger = _epoch_line
         return learn
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from fastai.vision.all import *
 from . import __version__
-from .baseline import MIN_SIZE, Recipe, RecipeError, _in, baseline_learner, recipe, recipe_dls, timed_fit
+from .baseline import MIN_SIZE, Recipe, RecipeError, _in, recipe, recipe_dls, recipe_learner, timed_fit
 from .data import dataset_path
 from .evidence import expected_calibration_error
 from .ladder import EpochLog, _epoch_line, check_batch_size
@@ -82,7 +82,7 @@ def train_learner(P, path, skip=(), bars=True):
     dls = recipe_dls(R, size=P.sizes[0], path=path, skip=skip)
     set_seed(R.seed, reproducible=True)
     cbs = [EpochLog(header=not bars, valid_last=not R.valid_every_epoch), *([MixUpFromScratch(P.mixup_alpha)] if P.mixup_alpha else [])]
-    learn = baseline_learner(dls, R.arch, loss_func=LabelSmoothingLoss(P.ls_eps) if P.ls_eps else None, cbs=cbs, widen=R.widen)
+    learn = recipe_learner(R, dls, loss_func=LabelSmoothingLoss(P.ls_eps) if P.ls_eps else None, cbs=cbs)
     if not bars: learn.remove_cb(ProgressCallback); learn.logger = _epoch_line
     return learn
 
