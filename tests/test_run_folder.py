@@ -128,12 +128,12 @@ def test_batch_larger_than_training_set(tmp_path, tiny_data):
 NAN_LOSS = """
 import sys, fastbook_ch7.ladder as lad
 from fastbook_ch7.cli import main
-make = lad.baseline_learner
+make = lad.recipe_learner
 def nan_loss_learner(*a, **k):  # a loss that is no longer a number from the first batch on, as a diverging run's
     learn = make(*a, **k); lf = learn.loss_func
     learn.loss_func = lambda p, y: lf(p, y) * float('nan')
     return learn
-lad.baseline_learner = nan_loss_learner
+lad.recipe_learner = nan_loss_learner
 sys.exit(main(sys.argv[1:]))
 """
 
