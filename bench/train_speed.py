@@ -11,13 +11,13 @@ import argparse, dataclasses, statistics, time, warnings
 warnings.filterwarnings('ignore')
 import torch
 from fastai.vision.all import set_seed
-from fastbook_ch7.baseline import recipe, recipe_dls, baseline_learner
+from fastbook_ch7.baseline import recipe, recipe_dls, recipe_learner
 from fastbook_ch7.data import dataset_path
 
 def steps_per_second(R, path, batches):
     "Seconds for `batches` training steps (data loading, forward, backward, optimizer) of recipe `R`"
     set_seed(0)
-    learn = baseline_learner(recipe_dls(R, path=path), R.arch, widen=R.widen)
+    learn = recipe_learner(R, recipe_dls(R, path=path))
     learn.create_opt(); learn.model.train()
     it = iter(learn.dls.train)
     def step():

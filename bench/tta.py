@@ -22,7 +22,7 @@ from pathlib import Path
 
 warnings.filterwarnings('ignore')
 from fastai.vision.all import *
-from fastbook_ch7.baseline import recipe, recipe_dls, baseline_learner
+from fastbook_ch7.baseline import recipe, recipe_dls, recipe_learner
 from fastbook_ch7.data import make_synthetic_imagenette, dataset_path
 from fastbook_ch7.runfolder import save_weights, load_weights
 from fastbook_ch7.tta import five_crop_tta, tta_valid_dl, crop_size, tta_image_size
@@ -49,7 +49,7 @@ def trained_learner(R, epochs, cache, retrain=False):
     key = hashlib.sha256(json.dumps(dict(asdict(R), epochs=epochs), sort_keys=True).encode()).hexdigest()[:12]
     fn = Path(cache)/f'tta_bench_{key}.pth'
     set_seed(R.seed, reproducible=True)
-    learn = baseline_learner(recipe_dls(R), R.arch, widen=R.widen)
+    learn = recipe_learner(R, recipe_dls(R))
     if fn.exists() and not retrain:
         load_weights(learn.model, fn)
         return learn, fn, None
