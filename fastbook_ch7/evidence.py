@@ -11,7 +11,7 @@ __all__ = ['accuracy_se', 'mcnemar_test', 'bootstrap_diffs', 'Bootstrap', 'paire
 # %% ../nbs/08_evidence.ipynb #57518022
 import math
 from typing import NamedTuple
-import numpy as np
+import numpy as np, scipy.stats
 import torch
 import matplotlib.pyplot as plt
 from fastcore.basics import AttrDict
@@ -94,21 +94,24 @@ def _side_se(s, n_valid):
     return math.nan, 'none (one run and no n_valid)'
 
 def difference(a_values, b_values, n_valid=None):
-    "mean(b)−mean(a) of two trainings, se √(se_a²+se_b²) from each side's seed spread, or binomial on `n_valid` images if one run"
+    "mean(b)−mean(a) of two trainings: se √(se_a²+se_b²) from each side's seed spread (binomial on `n_valid` images if one run), Welch df and p"
     sa,sb = seed_spread(a_values), seed_spread(b_values)
     (se_a,how_a),(se_b,how_b) = _side_se(sa, n_valid), _side_se(sb, n_valid)
     se = math.sqrt(se_a**2 + se_b**2)
     df = se**4 / (se_a**4/(sa.n-1) + se_b**4/(sb.n-1)) if min(sa.n, sb.n) > 1 and se > 0 else math.nan
-    return AttrDict(diff=sb.mean - sa.mean, se=se, df=df, n_a=sa.n, n_b=sb.n, uncertainty=f'a: {how_a}; b: {how_b}')
+    p = 2*scipy.stats.t.sf(abs(sb.mean - sa.mean)/se, df) if math.isfinite(df) else math.nan  # Welch's t-test, two-sided
+    return AttrDict(diff=sb.mean - sa.mean, se=se, df=df, p=float(p), n_a=sa.n, n_b=sb.n, uncertainty=f'a: {how_a}; b: {how_b}')
 
 # %% ../nbs/08_evidence.ipynb #070f96f2
-def verdict(diff, se, p=None, z=2.0, alpha=0.05):
-    "'helps', 'hurts' or 'no detectable effect': detected if p < alpha (paired test's `p` given), else if |diff| > z·se"
+def verdict(diff, se, p=None, df=None, z=2.0, alpha=0.05):
+    "'helps', 'hurts' or 'no detectable effect': detected if p < alpha (a test's `p` given), else if |diff| > t(df)·se, or z·se without df"
     diff = float(diff)
     if p is not None: detected = float(p) < alpha
     elif se is None: raise ValueError("verdict needs an se, or a paired test's p")
     elif float(se) < 0: raise ValueError(f"a standard error cannot be negative (got {se})")
-    else: detected = abs(diff) > z*float(se)            # False when se or diff is NaN
+    else:
+        if df is not None and math.isfinite(df): z = scipy.stats.t.ppf(1 - alpha/2, df)  # Welch's t-test: seed spread on both sides
+        detected = abs(diff) > z*float(se)              # False when se or diff is NaN
     if not detected or not (diff > 0 or diff < 0): return 'no detectable effect'  # also for diff 0 or NaN
     return 'helps' if diff > 0 else 'hurts'
 

@@ -46,7 +46,7 @@ def effects_table(rows, stages):
                 diff,se,p,test = m.diff,boot.se,m.p,'McNemar (paired)'
             else:
                 d = difference([r['accuracy'] for r in a], [r['accuracy'] for r in b], n_valid=b[0]['n_valid'])
-                diff,se,p,test = d.diff,d.se,np.nan,('seed spread' if min(d.n_a, d.n_b) > 1 else 'binomial (1 seed)')
+                diff,se,p,test = d.diff,d.se,d.p,('seed spread (Welch t)' if min(d.n_a, d.n_b) > 1 else 'binomial (1 seed)')
             lines.append(dict(stage=name, vs=ref, claim=st.claim, change=round(diff, 4), se=round(se, 4), p=p, test=test,
                               verdict=verdict(diff, se, None if np.isnan(p) else p),
                               ece_change=round(np.mean([r['ece'] for r in b]) - np.mean([r['ece'] for r in a]), 4)))
@@ -112,8 +112,8 @@ def write_report(rows, out, stages):
     md = '# fastbook_ch7 ladder\n\n## Effects: each technique against the recipe it changes\n\n'
     md += _markdown(eff) if len(eff) else 'No stage with its reference was run.\n'
     md += ("\n`change` is the stage's accuracy minus its reference's (`vs`), `se` its standard error from the `test` named, "
-           "and the verdict is computed: `helps`/`hurts` when the paired test's p < 0.05 or the change "
-           "is more than 2 se from 0, else `no detectable effect`. `claim` is the chapter's (xresnet50, full Imagenette, a GPU).\n")
+           "and the verdict is computed: `helps`/`hurts` when the test's p < 0.05 (McNemar for one model, Welch's t for seed "
+           "spreads) or, with one seed a side, the change is more than 2 binomial se from 0, else `no detectable effect`. `claim` is the chapter's (xresnet50, full Imagenette, a GPU).\n")
     md += f'\n## Stages\n\nAccuracy on {n} validation images; `se`: seed spread with several seeds, else binomial; `ece`: expected calibration error.\n\n'
     md += _markdown(df.drop(columns='n_valid'))
     et = epoch_times(rows)

@@ -1,7 +1,10 @@
-"Every bad input to `fastbook_ch7 run` is one clear line on stderr and exit code 2, with no traceback and no training."
+"""Every bad input to `fastbook_ch7 run` is one clear line on stderr and exit code 2, with no traceback and no training.
+
+Most cases call the command's `main` in the test process (`cli_in_process`: no new Python to start); the console script
+itself, started as a user starts it, is exercised by the cases that use `cli`."""
 import shutil
 import pytest
-from conftest import cli, TINY
+from conftest import cli, cli_in_process, TINY
 
 def check_error(res, *needles):
     assert res.returncode == 2, (res.returncode, res.stdout[-2000:], res.stderr[-2000:])
@@ -16,16 +19,16 @@ def test_unknown_data(tmp_path):
     check_error(cli('run', '--data', 'imagenet-21k', '--out', tmp_path/'o'), "'imagenet-21k' is neither one of", 'synthetic')
 
 def test_missing_folder(tmp_path):
-    check_error(cli('run', '--data', tmp_path/'nope', '--out', tmp_path/'o'), 'is neither one of')
+    check_error(cli_in_process('run', '--data', tmp_path/'nope', '--out', tmp_path/'o'), 'is neither one of')
 
 def test_not_imagenette_layout(tmp_path):
     (tmp_path/'flat').mkdir(); (tmp_path/'flat'/'a.jpg').write_bytes(b'')
-    check_error(cli('run', '--data', tmp_path/'flat', '--out', tmp_path/'o'), "has no 'train' folder", "Imagenette's layout")
+    check_error(cli_in_process('run', '--data', tmp_path/'flat', '--out', tmp_path/'o'), "has no 'train' folder", "Imagenette's layout")
 
 def test_empty_class_folder(tmp_path, tiny_data):
     d = tmp_path/'data'; shutil.copytree(tiny_data, d)
     (d/'train'/'unicorn').mkdir()
-    check_error(cli('run', '--data', d, '--out', tmp_path/'o'), 'unicorn has no images')
+    check_error(cli_in_process('run', '--data', d, '--out', tmp_path/'o'), 'unicorn has no images')
 
 def test_corrupt_images_refused_then_skipped(tmp_path, tiny_data):
     d = tmp_path/'data'; shutil.copytree(tiny_data, d)
@@ -39,14 +42,14 @@ def test_corrupt_images_refused_then_skipped(tmp_path, tiny_data):
 @pytest.mark.parametrize('flag', ['--epochs', '--bs', '--size'])
 @pytest.mark.parametrize('value', ['0', '-3'])
 def test_non_positive(tmp_path, tiny_data, flag, value):
-    check_error(cli('run', '--data', tiny_data, '--out', tmp_path/'o', flag, value), flag, 'must be positive')
+    check_error(cli_in_process('run', '--data', tiny_data, '--out', tmp_path/'o', flag, value), flag, 'must be positive')
 
 def test_unwritable_out(tmp_path, tiny_data):
     (tmp_path/'file').write_text('a file, not a folder')
-    check_error(cli('run', '--data', tiny_data, '--out', tmp_path/'file'/'out'), 'Cannot write to --out', 'writable folder')
+    check_error(cli_in_process('run', '--data', tiny_data, '--out', tmp_path/'file'/'out'), 'Cannot write to --out', 'writable folder')
 
 def test_size_larger_than_presize(tmp_path, tiny_data):
-    check_error(cli('run', '--data', tiny_data, '--out', tmp_path/'o', '--cpu', '--size', '4096'), 'size 4096 is out of range', 'the presize is 96')
+    check_error(cli_in_process('run', '--data', tiny_data, '--out', tmp_path/'o', '--cpu', '--size', '4096'), 'size 4096 is out of range', 'the presize is 96')
 
 @pytest.mark.parametrize('args,needle', [
     (['--epochs', '1000000000'], 'epochs 1000000000 is out of range: use [1, 1000]'),
@@ -58,11 +61,11 @@ def test_size_larger_than_presize(tmp_path, tiny_data):
     (['--mixup-alpha', '-1'], 'mixup_alpha -1.0 is out of range'), (['--label-noise', '1.5'], 'label_noise 1.5 is out of range')])
 def test_recipe_out_of_range(tmp_path, tiny_data, args, needle):
     "Refused when the recipe is made: before the data are read or anything is written"
-    check_error(cli('run', '--data', tiny_data, '--out', tmp_path/'o', '--cpu', *args), needle)
+    check_error(cli_in_process('run', '--data', tiny_data, '--out', tmp_path/'o', '--cpu', *args), needle)
     assert not (tmp_path/'o').exists()
 
 def test_unknown_arch(tmp_path, tiny_data):
-    check_error(cli('run', '--data', tiny_data, '--out', tmp_path/'o', '--arch', 'resnet9000'), "Unknown arch 'resnet9000'")
+    check_error(cli_in_process('run', '--data', tiny_data, '--out', tmp_path/'o', '--arch', 'resnet9000'), "Unknown arch 'resnet9000'")
 
 def test_no_network_for_imagenette(tmp_path):
     # a fresh FASTAI_HOME has no cached copy; a proxy on a closed loopback port makes the network unreachable

@@ -25,6 +25,18 @@ def test_verdict_options_and_errors():
     with pytest.raises(ValueError, match='needs an se'): verdict(0.01, None)
     with pytest.raises(ValueError, match='negative'): verdict(0.01, -1e-3)
 
+def test_seed_spread_verdict_is_welch_t():
+    "Two trainings with seed spreads: the verdict is Welch's t-test (few seeds need more than 2 se), and `difference` gives its p"
+    from scipy.stats import ttest_ind
+    a,b = [0.70, 0.72, 0.71], [0.735, 0.75, 0.72]
+    d,ref = difference(a, b),ttest_ind(b, a, equal_var=False)
+    assert math.isclose(d.p, ref.pvalue, rel_tol=1e-9) and math.isclose(d.df, ref.df, rel_tol=1e-9)
+    assert d.diff > 2*d.se and ref.pvalue > 0.05                         # beyond 2 se, yet not significant on 3 seeds a side
+    assert verdict(d.diff, d.se) == 'helps' and verdict(d.diff, d.se, df=d.df) == 'no detectable effect'
+    assert verdict(d.diff, d.se, df=d.df) == verdict(d.diff, d.se, p=d.p)
+    assert verdict(0.028, 0.01, df=4) == 'helps' and verdict(0.027, 0.01, df=4) == 'no detectable effect'  # t(4) 2.776
+    assert math.isnan(difference([0.8], [0.82], n_valid=1000).p)         # one run: no t-test, the binomial z rule
+
 def made_up_pair(n=2000, fixed=60, broken=30, seed=0):
     "Per-image correctness of two predictions: b fixes `fixed` of a's mistakes and breaks `broken` of its right answers"
     rng = np.random.default_rng(seed)

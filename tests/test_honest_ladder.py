@@ -17,7 +17,7 @@ def test_seeds_noise_and_verdicts(tmp_path, tiny_data):
     noisy = Path(f'{tiny_data}_noise25')
     assert json.loads((noisy/'synthetic.json').read_text())['label_noise'] == 0.25  # the noisy twin, made beside the data
     eff = {(e['stage'], e['vs']): e for e in read_csv(out/'effects.csv')}
-    assert eff[('label_smoothing_noisy', 'noisy')]['test'] == 'seed spread'
+    assert eff[('label_smoothing_noisy', 'noisy')]['test'] == 'seed spread (Welch t)'
     assert eff[('tta', 'progressive')]['test'] == 'McNemar (paired)' and 0 <= float(eff[('tta', 'progressive')]['p']) <= 1
     assert {e['verdict'] for e in eff.values()} <= {'helps', 'hurts', 'no detectable effect'}
     stages = {r['stage']: r for r in read_csv(out/'results.csv')}

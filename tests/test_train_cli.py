@@ -2,7 +2,7 @@
 import hashlib, json, math
 import pytest
 import torch
-from conftest import cli
+from conftest import cli, cli_in_process
 
 SHORT = ['--cpu', '--bs', '16', '--epochs', '1', '--sizes', '16']  # the CPU recipe, one epoch at 16 px on `tiny_data`: seconds
 
@@ -45,7 +45,7 @@ def test_progressive_without_mixup(tmp_path, tiny_data):
 def test_bad_flags(tmp_path, tiny_data, args, needle):
     "Refused with one line on stderr and exit code 2, before any training (and before --out is made, but for the batch size)"
     out = tmp_path/'out'
-    res = cli('train', '--data', tiny_data, *SHORT, *args, '--out', out)
+    res = cli_in_process('train', '--data', tiny_data, *SHORT, *args, '--out', out)
     assert res.returncode == 2, (res.returncode, res.stdout[-2000:], res.stderr[-2000:])
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith('fastbook_ch7: error: '), res.stderr

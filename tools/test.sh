@@ -19,13 +19,17 @@ echo "== ruff (pyflakes rules) on the package, notebooks, tests and tools"
 .venv/bin/ruff check -q fastbook_ch7 nbs tests bench tools
 echo "== saved notebook outputs come from the current source (tools/run_notebooks.py makes them)"
 .venv/bin/python tools/check_outputs.py
-if [ $quick = 1 ]; then .venv/bin/pytest -q -p no:cacheprovider -m "not slow"; exit; fi
+# pytest runs its tests in two processes (pytest-xdist), one torch thread each: most tests start the command-line tool
+# or a tiny training, and one core each is what the machine has
+if [ $quick = 1 ]; then OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 .venv/bin/pytest -q -p no:cacheprovider -n 2 -m "not slow"; exit; fi
 echo "== nbdev-test (every notebook, CPU recipe)"
 # Two notebooks run at once on two cores: one torch thread each, and idle OpenMP threads sleep instead of spinning
 # (with 2 threads per notebook a training step was measured 30x slower from the threads stalling each other).
 export OMP_WAIT_POLICY=PASSIVE
-OMP_NUM_THREADS=1 .venv/bin/nbdev-test --n-workers 2 --timing
+# Every cell runs, on fewer epochs than the saved outputs (made by tools/run_notebooks.py without this variable): each
+# notebook passes its recipe through `for_test_run` (01_baseline), which reads FASTBOOK_CH7_TEST_RECIPE.
+FASTBOOK_CH7_TEST_RECIPE='epochs=3,long_factor=2' OMP_NUM_THREADS=1 .venv/bin/nbdev-test --n-workers 2 --timing
 echo "== docs processing (nbdev's step before Quarto) keeps the saved outputs"
 OMP_NUM_THREADS=1 .venv/bin/python tools/check_docs.py
 echo "== pytest"
-.venv/bin/pytest -q -p no:cacheprovider
+OMP_NUM_THREADS=1 .venv/bin/pytest -q -p no:cacheprovider -n 2
