@@ -116,7 +116,7 @@ def check_recipe(R):
     return R
 
 # %% ../nbs/01_baseline.ipynb #4bea8dd2
-TEST_RECIPE_ENV = 'FASTBOOK_CH7_TEST_RECIPE'  # e.g. 'epochs=3,long_factor=2': the settings the test command runs the notebooks with
+TEST_RECIPE_ENV = 'FASTBOOK_CH7_TEST_RECIPE'  # 'name=value,...': the recipe settings the test command runs the notebooks with
 
 def _setting(name, typ, text):
     "`text` as recipe setting `name` of type `typ`"

@@ -84,7 +84,14 @@ def test_full_recipe_cli(mirror, tmp_path):
 # ---- the notebooks' `#| cuda` cells ----
 
 def _aug_targets(code):
-    return {n.target.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)}
+    "Names a cell updates from their previous value: `x += 1`, and `x = f(x)`"
+    out = set()
+    for n in ast.walk(ast.parse(code)):
+        if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name): out.add(n.target.id)
+        elif isinstance(n, ast.Assign):
+            read = {m.id for m in ast.walk(n.value) if isinstance(m, ast.Name)}
+            out |= {t.id for t in n.targets if isinstance(t, ast.Name) and t.id in read}
+    return out
 
 def cell_names(src):
     "(names a cell binds at top level, names it reads from the notebook's namespace, whether it has a star import)"
@@ -113,6 +120,8 @@ def test_needed_cells():
     src = ['from os import *', 'a = 1\nb = 2', 'c = a', 'a = 5', 'd = 1\nd += b', 'def f(): return c + d', 'r = 0\nr = f()', 'z = 9']
     cells = [type('Cell', (), dict(source=s))() for s in src]
     assert needed_cells(cells, {6}) == [0, 1, 2, 4, 5, 6], 'c needs the first a; a = 5 and z = 9 are not needed'
+    cells = [type('Cell', (), dict(source=s))() for s in ['R = 1', 'R = str(R)', 'y = R']]
+    assert needed_cells(cells, {2}) == [0, 1, 2], 'R = str(R) updates R: the cell that made R is needed too'
 
 CUDA_NBS = sorted(p for p in (ROOT/'nbs').glob('*.ipynb') if re.search(r'^\s*"#\|\s*cuda\b', p.read_text(), re.M))
 

@@ -26,9 +26,9 @@ echo "== nbdev-test (every notebook, CPU recipe)"
 # Two notebooks run at once on two cores: one torch thread each, and idle OpenMP threads sleep instead of spinning
 # (with 2 threads per notebook a training step was measured 30x slower from the threads stalling each other).
 export OMP_WAIT_POLICY=PASSIVE
-# Every cell runs, on fewer epochs than the saved outputs (made by tools/run_notebooks.py without this variable): each
+# Every cell runs, on a smaller recipe than the saved outputs (made by tools/run_notebooks.py without this variable): each
 # notebook passes its recipe through `for_test_run` (01_baseline), which reads FASTBOOK_CH7_TEST_RECIPE.
-FASTBOOK_CH7_TEST_RECIPE='epochs=3,long_factor=2' OMP_NUM_THREADS=1 .venv/bin/nbdev-test --n-workers 2 --timing
+FASTBOOK_CH7_TEST_RECIPE='epochs=3,long_factor=2,widen=0.25,presize=48' OMP_NUM_THREADS=1 .venv/bin/nbdev-test --n-workers 2 --timing
 echo "== docs processing (nbdev's step before Quarto) keeps the saved outputs"
 OMP_NUM_THREADS=1 .venv/bin/python tools/check_docs.py
 echo "== pytest"
