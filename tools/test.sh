@@ -22,7 +22,7 @@ echo "== saved notebook outputs come from the current source (tools/run_notebook
 # pytest runs its tests in two processes (pytest-xdist), one torch thread each: most tests start the command-line tool
 # or a tiny training, and one core each is what the machine has
 if [ $quick = 1 ]; then OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 .venv/bin/pytest -q -p no:cacheprovider -n 2 -m "not slow"; exit; fi
-echo "== nbdev-test (every notebook, CPU recipe)"
+echo "== nbdev-test (every cell of every notebook, on the smaller test recipe below)"
 # Two notebooks run at once on two cores: one torch thread each, and idle OpenMP threads sleep instead of spinning
 # (with 2 threads per notebook a training step was measured 30x slower from the threads stalling each other).
 export OMP_WAIT_POLICY=PASSIVE
