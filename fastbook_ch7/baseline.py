@@ -118,8 +118,8 @@ def check_recipe(R):
 # %% ../nbs/01_baseline.ipynb #4bea8dd2
 TEST_RECIPE_ENV = 'FASTBOOK_CH7_TEST_RECIPE'  # 'name=value,...': the recipe settings the test command runs the notebooks with
 
-def _setting(name, typ, text):
-    "`text` as recipe setting `name` of type `typ`"
+def _setting(typ, text):
+    "`text` as a recipe setting of type `typ`"
     if typ is bool:
         if text.lower() in ('1', 'true', 'yes', '0', 'false', 'no'): return text.lower() in ('1', 'true', 'yes')
         raise ValueError(text)
@@ -132,7 +132,7 @@ def for_test_run(R, env=None):
     types,kw = {f.name: f.type for f in dataclasses.fields(Recipe)},{}
     for item in text.split(','):
         k,_,v = (s.strip() for s in item.partition('='))
-        try: kw[k] = _setting(k, types[k], v)
+        try: kw[k] = _setting(types[k], v)
         except (KeyError, ValueError): raise RecipeError(f"{TEST_RECIPE_ENV}={text!r}: {item.strip()!r} is not a recipe setting "
                                                          f"and its value: use e.g. 'epochs=3,long_factor=2'") from None
     return check_recipe(dataclasses.replace(R, **kw))
