@@ -25,19 +25,24 @@ from .report import write_report
 
 # %% ../nbs/07_ladder.ipynb #ac54f314
 class EpochLog(Callback):
-    "Record the image size, losses, metrics and time of every training epoch, across several fits; stop on a non-finite loss"
+    "Record the image size, losses, metrics and time of every training epoch, across several fits, and the last validation's predictions; stop on a non-finite loss"
     order = Recorder.order + 1
-    def __init__(self, header=False, valid_last=False): self.epochs,self.n_batches,self.header,self.valid_last = [],0,header,valid_last
+    def __init__(self, header=False, valid_last=False):
+        self.epochs,self.n_batches,self.header,self.valid_last,self.preds = [],0,header,valid_last,None
     def before_fit(self): self.todo_header = self.header
     def before_epoch(self): self.t0 = time.perf_counter()
     def before_train(self):
-        self.trained = True  # `get_preds` fires before_fit and after_epoch too, without training
+        self.trained,self.preds = True,None  # `get_preds` fires before_fit and after_epoch too, without training
         if self.todo_header: print('  '.join(self.recorder.metric_names), flush=True); self.todo_header = False
     def before_validate(self):
         "With `valid_last`, a fit validates after its last epoch only (`get_preds`, which trains nothing, always validates)"
-        if self.valid_last and getattr(self, 'trained', False) and self.epoch < self.n_epoch-1: raise CancelValidException
+        if not getattr(self, 'trained', False): return
+        if self.valid_last and self.epoch < self.n_epoch-1: raise CancelValidException
+        self.gathered = [] if self.epoch == self.n_epoch-1 else None  # a fit's last validation: kept, so nobody predicts it again
     def after_batch(self):
-        if not self.training: return
+        if not self.training:
+            if getattr(self, 'gathered', None) is not None: self.gathered.append(to_detach((self.pred, self.yb[0])))
+            return
         self.size,self.n_batches = self.xb[0].shape[-1],self.n_batches+1
         if not torch.isfinite(self.loss): raise LadderError(
             f"the training loss became {float(self.loss)} in epoch {self.epoch+1}: the learning rate is too large for this "
@@ -45,6 +50,9 @@ class EpochLog(Callback):
     def after_epoch(self):
         if not getattr(self, 'trained', False): return
         self.trained = False
+        if getattr(self, 'gathered', None):  # what `get_preds` returns: the loss's activation of the outputs, and the targets
+            self.preds = (getcallable(self.loss_func, 'activation')(torch.cat([p for p,_ in self.gathered])), torch.cat([t for _,t in self.gathered]))
+        self.gathered = None
         names = self.recorder.metric_names[1:-1]
         self.epochs.append(dict(size=int(getattr(self, 'size', 0)), **dict(zip(names, map(float, self.recorder.values[-1]))),
                                 seconds=round(time.perf_counter()-self.t0, 2)))
@@ -105,6 +113,7 @@ class Ladder:
         log = learn.cbs.filter(lambda o: isinstance(o, EpochLog))
         if log and log[0].n_batches == 0 and epochs: raise LadderError(f"stage {self.stage.name} ran no training batch")
         if rank_distrib(): return None  # under `accelerate launch`, rank 0 evaluates and records
+        if preds is None and log and log[0].preds is not None and num_distrib() <= 1: preds = log[0].preds  # the fit's last validation
         with _alone(): p,t = preds if preds is not None else learn.get_preds(dl=learn.dls.valid)
         return dict(stage=self.stage.name, what=self.stage.label(self.R), seed=self.R.seed,
                     accuracy=round(accuracy(p, t).item(), 4), ece=round(expected_calibration_error(p, t), 4),

@@ -101,8 +101,9 @@ def fit_plan(learn, P, path, skip=()):
 # %% ../nbs/09_train.ipynb #7c15a4f8
 def final_metrics(learn, P, secs):
     "The trained model's validation accuracy, error rate and ECE, the last epoch's losses, the epoch log and the plan, as JSON-ready values"
-    p,t = learn.get_preds(dl=learn.dls.valid)
-    acc,log = accuracy(p, t).item(),learn.cbs.filter(lambda c: isinstance(c, EpochLog))[0]
+    log = learn.cbs.filter(lambda c: isinstance(c, EpochLog))[0]
+    p,t = log.preds if log.preds is not None and num_distrib() <= 1 else learn.get_preds(dl=learn.dls.valid)  # the fit's last validation
+    acc = accuracy(p, t).item()
     last = log.epochs[-1] if log.epochs else {}
     return dict(accuracy=round(acc, 4), error_rate=round(1-acc, 4), ece=round(expected_calibration_error(p, t), 4),
                 train_loss=last.get('train_loss'), valid_loss=last.get('valid_loss'), n_valid=len(t), epochs=len(log.epochs),
