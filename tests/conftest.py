@@ -19,17 +19,20 @@ def cli(*args, env=None, **kwargs):
     e = {**os.environ, 'PYTHONWARNINGS': 'ignore', **(env or {})}
     return subprocess.run([str(BIN/'fastbook_ch7'), *map(str, args)], capture_output=True, text=True, env=e, timeout=600, **kwargs)
 
-def cli_in_process(*args):
-    "`fastbook_ch7 *args` run by its `main` in this process, without the 7 s start of a new Python: a CompletedProcess-like result"
+def cli_in_process(*args, cwd=None):
+    "`fastbook_ch7 *args` run by its `main` in this process (from folder `cwd`), without the 7 s start of a new Python: a CompletedProcess-like result"
     import contextlib, io, signal
     from types import SimpleNamespace
     from fastbook_ch7.cli import main
-    out,err,term = io.StringIO(),io.StringIO(),signal.getsignal(signal.SIGTERM)
+    out,err,term,here = io.StringIO(),io.StringIO(),signal.getsignal(signal.SIGTERM),os.getcwd()
     try:
+        if cwd is not None: os.chdir(cwd)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try: code = main(list(map(str, args)))
             except SystemExit as e: code = e.code   # argparse's refusals
-    finally: signal.signal(signal.SIGTERM, term)  # main installs its own handler
+    finally:
+        signal.signal(signal.SIGTERM, term)  # main installs its own handler
+        os.chdir(here)
     return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 def load_script(path):

@@ -1,13 +1,13 @@
 "A ladder run killed in the middle of a stage resumes: finished stages are skipped, the unfinished one is redone."
 import json, os, signal, subprocess, threading, time
 import pytest
-from conftest import BIN, TINY, cli
+from conftest import BIN, TINY, cli, cli_in_process
 
 pytestmark = pytest.mark.slow
 
-STAGES = 'baseline,normalize'
+STAGES = 'baseline,normalize_long'
 
-LONG = [*TINY[:-1], '60']  # stages long enough to be killed in the middle
+LONG = [*TINY, '--long-factor', '60']  # a second stage long enough to be killed in the middle (60 epochs), after a 1-epoch baseline
 
 def _default_signals():
     "The child's signals as a terminal gives them: a test started as a background job inherits SIGINT ignored"
@@ -33,8 +33,8 @@ def wait_for_stage(proc, stage, timeout=300):
 def test_kill_and_resume(tmp_path, tiny_data, sig):
     out = tmp_path/'out'
     proc = start(tiny_data, out)
-    wait_for_stage(proc, 'normalize')
-    time.sleep(2)  # inside the normalize stage's training (60 epochs)
+    wait_for_stage(proc, 'normalize_long')
+    time.sleep(2)  # inside the normalize_long stage's training (60 epochs)
     proc.send_signal(sig)
     rc = proc.wait(timeout=120)
     err = proc.stderr.read()
@@ -44,24 +44,24 @@ def test_kill_and_resume(tmp_path, tiny_data, sig):
         assert not [p for p in out.rglob('*') if p.name.endswith('.tmp')], 'temporary files removed'
     else: assert rc == -signal.SIGKILL
     assert (out/'records'/'baseline.json').exists() and (out/'weights'/'baseline.pth').exists()
-    assert not (out/'records'/'normalize.json').exists()
+    assert not (out/'records'/'normalize_long.json').exists()
     baseline_row = (out/'records'/'baseline.json').read_text()
-    res = cli('run', '--data', tiny_data, '--out', out, *LONG, '--stages', STAGES)
+    res = cli_in_process('run', '--data', tiny_data, '--out', out, *LONG, '--stages', STAGES)
     assert res.returncode == 0, res.stderr[-3000:]
     assert '[baseline] already done' in res.stdout
-    assert '[normalize]' in res.stdout and '[normalize] already done' not in res.stdout
+    assert '[normalize_long]' in res.stdout and '[normalize_long] already done' not in res.stdout
     assert (out/'records'/'baseline.json').read_text() == baseline_row, 'a finished stage is never redone'
     rows = [l.split(',')[0] for l in (out/'results.csv').read_text().splitlines()[1:]]
-    assert rows == ['baseline', 'normalize']
+    assert rows == ['baseline', 'normalize_long']
     assert not [p for p in out.rglob('*') if p.name.endswith('.tmp')], 'a finished run leaves no temporary files'
 
 def test_resumed_equals_fresh(tmp_path, tiny_data):
     "Every stage starts from the same seed, so a stage redone after a kill gives the same numbers as a fresh run"
     fresh = cli('run', '--data', tiny_data, '--out', tmp_path/'fresh', *TINY, '--stages', STAGES)
     assert fresh.returncode == 0, fresh.stderr[-3000:]
-    part = cli('run', '--data', tiny_data, '--out', tmp_path/'part', *TINY, '--stages', 'baseline')
+    part = cli_in_process('run', '--data', tiny_data, '--out', tmp_path/'part', *TINY, '--stages', 'baseline')
     assert part.returncode == 0
-    rest = cli('run', '--data', tiny_data, '--out', tmp_path/'part', *TINY, '--stages', STAGES)
+    rest = cli_in_process('run', '--data', tiny_data, '--out', tmp_path/'part', *TINY, '--stages', STAGES)
     assert rest.returncode == 0
     acc = lambda o: [json.loads((tmp_path/o/'records'/f'{s}.json').read_text())['rows'][0]['accuracy'] for s in STAGES.split(',')]
     assert acc('fresh') == acc('part')
@@ -69,7 +69,7 @@ def test_resumed_equals_fresh(tmp_path, tiny_data):
 def test_other_recipe_refused(tmp_path, tiny_data):
     out = tmp_path/'out'
     assert cli('run', '--data', tiny_data, '--out', out, *TINY, '--stages', 'baseline').returncode == 0
-    res = cli('run', '--data', tiny_data, '--out', out, *TINY[:-1], '2', '--stages', 'baseline')
+    res = cli_in_process('run', '--data', tiny_data, '--out', out, *TINY[:-1], '2', '--stages', 'baseline')
     assert res.returncode == 2 and 'holds results of a different recipe' in res.stderr and 'Traceback' not in res.stderr
 
 def test_missing_weights_retrained(tmp_path, tiny_data):
@@ -77,7 +77,7 @@ def test_missing_weights_retrained(tmp_path, tiny_data):
     out = tmp_path/'out'
     assert cli('run', '--data', tiny_data, '--out', out, *TINY, '--stages', 'progressive').returncode == 0
     (out/'weights'/'progressive.pth').unlink()
-    res = cli('run', '--data', tiny_data, '--out', out, *TINY, '--stages', 'tta')
+    res = cli_in_process('run', '--data', tiny_data, '--out', out, *TINY, '--stages', 'tta')
     assert res.returncode == 0, res.stderr[-3000:]
     assert 'weights progressive.pth are missing' in res.stdout and (out/'weights'/'progressive.pth').exists()
     assert (out/'records'/'tta.json').exists()

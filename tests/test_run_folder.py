@@ -3,7 +3,7 @@ trusted blindly, no result from a broken run, and a full disk or a file in the w
 import json, os, shutil, subprocess, time
 from pathlib import Path
 import pytest
-from conftest import BIN, TINY, cli
+from conftest import BIN, TINY, cli, cli_in_process
 
 def ok(res):
     assert res.returncode == 0, (res.returncode, res.stdout[-2000:], res.stderr[-3000:])
@@ -15,7 +15,9 @@ def refused(res, *needles):
     for n in needles: assert n in res.stderr, (n, res.stderr)
     return res
 
-def baseline(data, out, *extra, **kw): return cli('run', '--data', data, '--out', out, *TINY, '--stages', 'baseline', *extra, **kw)
+def baseline(data, out, *extra, in_process=False, **kw):
+    "The baseline stage run as a user runs it, or (`in_process`, for the runs after a test's first) by `main` in this process"
+    return (cli_in_process if in_process else cli)('run', '--data', data, '--out', out, *TINY, '--stages', 'baseline', *extra, **kw)
 
 # --- nothing mixes
 def test_same_data_spelled_another_way(tmp_path, tiny_data):
@@ -24,7 +26,7 @@ def test_same_data_spelled_another_way(tmp_path, tiny_data):
     (tmp_path/'link').symlink_to(tiny_data)
     rel = os.path.relpath(tiny_data, tmp_path)
     for spelling,cwd in [(f'{tiny_data}/', None), (rel, tmp_path), (tmp_path/'link', None)]:
-        res = ok(baseline(spelling, out, cwd=cwd))
+        res = ok(baseline(spelling, out, cwd=cwd, in_process=True))
         assert '[baseline] already done' in res.stdout, spelling
 
 def test_other_data_under_the_same_path(tmp_path, tiny_data):
@@ -37,7 +39,7 @@ def test_other_data_under_the_same_path(tmp_path, tiny_data):
 def test_other_recipe_number_refused(tmp_path, tiny_data):
     out = tmp_path/'out'
     ok(baseline(tiny_data, out))
-    refused(baseline(tiny_data, out, '--mixup-alpha', '0.2'), 'recipe.mixup_alpha: 0.4 → 0.2')
+    refused(baseline(tiny_data, out, '--mixup-alpha', '0.2', in_process=True), 'recipe.mixup_alpha: 0.4 → 0.2')
 
 # --- one run at a time
 def _start(data, out, *extra):
@@ -101,7 +103,7 @@ def test_damaged_records_are_trained_again(tmp_path, tiny_data):
     for name,damage in DAMAGE.items():
         damage(out)
         (out/'weights'/'.baseline.pth.killed.tmp').write_bytes(b'half a file')  # what a killed write leaves
-        res = ok(baseline(tiny_data, out))
+        res = ok(baseline(tiny_data, out, in_process=True))
         said = [l for l in res.stdout.splitlines() if 'is damaged' in l]
         assert len(said) == 1 and said[0].startswith('[baseline]') and said[0].endswith('training it again'), (name, res.stdout[-1500:])
         assert 'weights_only=False' not in res.stdout + res.stderr and 'Traceback' not in res.stderr, name
