@@ -12,6 +12,7 @@ __all__ = ['MIN_SIZE', 'MAX_EPOCHS', 'TEST_RECIPE_ENV', 'get_arch', 'Recipe', 'R
 import dataclasses, math, os, time
 from dataclasses import dataclass
 from fastai.vision.all import *
+from fastai.callback.channelslast import ChannelsLast
 
 # %% ../nbs/01_baseline.ipynb #f6532033
 def get_arch(arch):
@@ -52,6 +53,8 @@ class Recipe:
     lr_find_iters: int = 100
     valid_every_epoch: bool = True    # validate after every epoch (False: after a training's last epoch only; the CPU recipe)
     in_memory: bool = False           # decode the images once and keep them in memory (the CPU recipe: no per-epoch decoding)
+    tensor_batches: bool = False     # slice every batch from one uint8 tensor of the presized images (`get_dls`): no per-image collation
+    channels_last: bool = False      # train in PyTorch's channels-last memory format (fastai's `ChannelsLast`)
     num_workers: int = None           # DataLoader workers (None: fastai's default); 0 on a CPU, where forking costs more than it saves
 
     @property
@@ -149,12 +152,15 @@ def recipe_dls(R, size=None, stats=imagenet_stats, path=None, **kwargs):
     from fastbook_ch7.data import dataset_path, get_dls
     if R.num_workers is not None: kwargs.setdefault('num_workers', R.num_workers)
     return get_dls(path or dataset_path(R.data, label_noise=R.label_noise), bs=R.bs, size=ifnone(size, R.size), presize=R.presize,
-                   stats=stats, seed=R.seed, label_noise=R.label_noise, in_memory=R.in_memory, **kwargs)
+                   stats=stats, seed=R.seed, label_noise=R.label_noise, in_memory=R.in_memory,
+                   tensor_batches=R.tensor_batches, **kwargs)
 
 # %% ../nbs/01_baseline.ipynb #59c47da6
 def recipe_learner(R, dls, **kwargs):
-    "`baseline_learner` with recipe `R`'s model: its `arch`, `widen` times as wide"
-    return baseline_learner(dls, R.arch, widen=R.widen, **kwargs)
+    "`baseline_learner` with recipe `R`'s model: its `arch`, `widen` times as wide; channels-last (fastai's `ChannelsLast`) if `R.channels_last`"
+    learn = baseline_learner(dls, R.arch, widen=R.widen, **kwargs)
+    if R.channels_last: learn.add_cb(ChannelsLast())
+    return learn
 
 # %% ../nbs/01_baseline.ipynb #0b6879f2
 def timed_fit(learn, epochs, lr, **kwargs):

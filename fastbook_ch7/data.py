@@ -8,7 +8,8 @@ Docs: https://fastbook-ch7.github.io/fastbook_ch7/data.html.md"""
 __all__ = ['SYNTH_VERSION', 'SYNTH_CLASSES', 'IMAGENETTE_URLS', 'IMAGENETTE_MIRROR_ENV', 'NOISE_PCTS', 'DATA_CHOICES',
            'synthetic_image', 'DataError', 'default_synthetic_path', 'make_synthetic_imagenette', 'dataset_images',
            'check_imagenette_folder', 'find_bad_images', 'open_image', 'DownloadError', 'imagenette_url',
-           'imagenette_path', 'noisy_labels', 'dataset_path', 'get_dls']
+           'imagenette_path', 'noisy_labels', 'dataset_path', 'get_dls', 'TensorImages', 'TensorLabels', 'TensorDL',
+           'tensor_dls']
 
 # %% ../nbs/00_data.ipynb #80be0687
 import functools, http.client, json, os, shutil, socket
@@ -326,8 +327,9 @@ def _decoded(files, presize):
     return {f: image2tensor(rs(open_image(f), split_idx=1)) for f in files}
 
 def get_dls(path, bs=64, size=224, presize=460, stats=imagenet_stats, min_scale=0.75, seed=None, skip=(), label_noise=0.,
-            in_memory=False, **kwargs):
-    "The chapter's presizing DataLoaders for an Imagenette-layout folder; `stats=None` leaves out `Normalize`; `in_memory`: decode once"
+            in_memory=False, tensor_batches=False, **kwargs):
+    """The chapter's presizing DataLoaders for an Imagenette-layout folder; `stats=None` leaves out `Normalize`; `in_memory`: decode once;
+    `tensor_batches`: also slice each batch from one uint8 tensor of the presized images (`tensor_dls`)"""
     check_imagenette_folder(path)
     if min(bs, size, presize) < 1: raise ValueError(f"bs, size and presize must be positive (got {bs}, {size}, {presize})")
     if presize < size: raise ValueError(f"presize {presize} is smaller than size {size}: presizing needs the larger "
@@ -337,6 +339,7 @@ def get_dls(path, bs=64, size=224, presize=460, stats=imagenet_stats, min_scale=
     skip,df = set(map(str, skip)),noisy_labels(path, label_noise)
     if df is None: items,kw = [f for f in dataset_images(path) if str(f) not in skip],dict(get_y=parent_label, splitter=GrandparentSplitter(valid_name='val'))
     else: items,kw = df[~df.file.isin(skip)],dict(get_x=ColReader('file'), get_y=ColReader('label'), splitter=ColSplitter('is_valid'))
+    if tensor_batches: return tensor_dls(items, kw, presize, batch_tfms, bs=bs, seed=seed, **kwargs)
     opener,item_tfms = open_image,Resize(presize)
     if in_memory:  # decoded once per process: no per-epoch decoding; training loses Resize's random crop (a no-op at presize)
         mem = _decoded(tuple(map(str, items if df is None else items.file)), presize)
@@ -344,3 +347,37 @@ def get_dls(path, bs=64, size=224, presize=460, stats=imagenet_stats, min_scale=
     dblock = DataBlock(blocks=(TransformBlock(opener, batch_tfms=IntToFloatTensor), CategoryBlock),
                        item_tfms=item_tfms, batch_tfms=batch_tfms, **kw)
     return dblock.dataloaders(items, bs=bs, seed=seed, **kwargs)
+
+# %% ../nbs/00_data.ipynb #4a4a780e
+class TensorImages(Transform):
+    "Item `i` (an index, or a tensor of indices for a whole batch) of presized images held as one uint8 tensor (N, C, H, W)"
+    def __init__(self, x): self.x = x
+    def encodes(self, i): return TensorImage(self.x[i])
+
+class TensorLabels(Categorize):
+    "The label code of item `i` (an index or a tensor of indices), decoded through `vocab` as fastai's `Categorize` does"
+    def __init__(self, codes, vocab): super().__init__(vocab=vocab, sort=False); self.codes = codes
+    def encodes(self, i): return TensorCategory(self.codes[i])
+
+class TensorDL(TfmdDL):
+    "A fastai `TfmdDL` that makes each batch with one index into the dataset's tensors instead of collating its items one by one"
+    def create_batches(self, samps):
+        tls = self.dataset.tls
+        where = torch.as_tensor(list(tls[0].items))  # this split's items: indices into the tensors
+        for b in self.chunkify(samps):
+            i = where[torch.as_tensor(b)]
+            yield tuple(tl.tfms(i) for tl in tls)  # the item pipelines, called once on the batch's indices
+
+# %% ../nbs/00_data.ipynb #73340fab
+def tensor_dls(items, kw, presize, batch_tfms, bs=64, seed=None, **kwargs):
+    "`get_dls`'s `items` (files, or a noisy-label table) decoded once at `presize` into one uint8 tensor; batches sliced from it (`TensorDL`)"
+    df = items if isinstance(items, pd.DataFrame) else None
+    files = list(items) if df is None else [Path(f) for f in df.file]
+    mem = _decoded(tuple(map(str, files)), presize)
+    x = torch.stack([mem[str(f)] for f in files])
+    labels = [parent_label(f) for f in files] if df is None else list(df.label)
+    splits = kw['splitter'](files if df is None else df)
+    vocab = CategoryMap([labels[i] for i in splits[0]])  # fastai's `Categorize`: the training labels, sorted
+    codes = torch.tensor([vocab.o2i[l] for l in labels])
+    dsets = Datasets(range(len(files)), [[TensorImages(x)], [TensorLabels(codes, vocab)]], splits=splits)
+    return dsets.dataloaders(bs=bs, seed=seed, dl_type=TensorDL, after_batch=[IntToFloatTensor(), *batch_tfms], **kwargs)
