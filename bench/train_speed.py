@@ -1,48 +1,51 @@
-"""Benchmark: training images per second of the CPU recipe against the previous one, measured in the same run.
+"""Benchmark: training images per second of the fast CPU training path against commit 488e30d's CPU recipe, in one run.
 
-The previous CPU recipe (before the honest ladder) trained a full-width xresnet18 at 48 px, decoding every image each
-epoch; the current one (`recipe(gpu=False)`) trains it at half width (`widen=0.5`) at 32 px from images decoded once
-and held in memory (`in_memory=True`). Both read the same synthetic files with the same batch augmentation. Each repeat times `--batches` training steps of each recipe back to back (interleaved, so
-both see the same machine load, after a warm-up batch) and the medians are compared: images/s = batches × bs / seconds.
+The previous recipe (`recipe(gpu=False)` at 488e30d, still the default): xresnet18 at half width, 32 px from 96 px presized
+images decoded once and held in memory, bs 32, batches collated image by image. The fast path (issue 21's candidate):
+the same data, every batch one slice of a uint8 tensor of the presized images (`tensor_batches`), fastai's batch
+transforms on the whole batch, channels-last (`channels_last`), bs 64, quarter width, 48 px presize.
+Each repeat trains each recipe for `--epochs` epochs through `fit_one_cycle` (validation skipped, after a one-epoch
+warm-up), the two one after the other on the same machine; the medians are compared: images/s = images trained / seconds.
 
-Usage (from the repo root): .venv/bin/python bench/train_speed.py [--repeats 3] [--batches 20] [--threads N]
+Usage (from the repo root): .venv/bin/python bench/train_speed.py [--repeats 3] [--epochs 2] [--threads N]
 """
 import argparse, dataclasses, statistics, time, warnings
 warnings.filterwarnings('ignore')
 import torch
-from fastai.vision.all import set_seed
+from fastai.vision.all import Callback, CancelValidException, ProgressCallback, set_seed
 from fastbook_ch7.baseline import recipe, recipe_dls, recipe_learner
 from fastbook_ch7.data import dataset_path
 
-def steps_per_second(R, path, batches):
-    "Seconds for `batches` training steps (data loading, forward, backward, optimizer) of recipe `R`"
+class _NoValidation(Callback):
+    "Skip validation: the benchmark times training only"
+    def before_validate(self): raise CancelValidException
+
+def train_images_per_second(R, path, epochs):
+    "Images per second of `fit_one_cycle(epochs)` with recipe `R`'s DataLoaders and model (after a one-epoch warm-up)"
     set_seed(0)
-    learn = recipe_learner(R, recipe_dls(R, path=path))
-    learn.create_opt(); learn.model.train()
-    it = iter(learn.dls.train)
-    def step():
-        nonlocal it
-        try: xb,yb = next(it)
-        except StopIteration: it = iter(learn.dls.train); xb,yb = next(it)
-        loss = learn.loss_func(learn.model(xb), yb); loss.backward(); learn.opt.step(); learn.opt.zero_grad()
-    step()  # warm-up
+    learn = recipe_learner(R, recipe_dls(R, path=path), cbs=_NoValidation())
+    learn.remove_cb(ProgressCallback)
+    learn.fit_one_cycle(1, R.lr)
     t0 = time.perf_counter()
-    for _ in range(batches): step()
-    return time.perf_counter() - t0
+    learn.fit_one_cycle(epochs, R.lr)
+    return len(learn.dls.train)*learn.dls.train.bs*epochs / (time.perf_counter() - t0)
+
+def recipes():
+    "(previous, fast): commit 488e30d's CPU recipe and the fast training path"
+    old = recipe(gpu=False)
+    return old, dataclasses.replace(old, tensor_batches=True, channels_last=True, bs=64, widen=0.25, presize=48)
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--repeats', type=int, default=3); p.add_argument('--batches', type=int, default=20)
+    p.add_argument('--repeats', type=int, default=3); p.add_argument('--epochs', type=int, default=2)
     p.add_argument('--threads', type=int, default=None)
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
-    new = recipe(gpu=False)
-    old = dataclasses.replace(new, widen=1., size=48, prog_scale=32/48, in_memory=False)  # the CPU recipe before this one
-    path = dataset_path(new.data)
-    times = {'previous (xresnet18, 48 px, files)': [], 'current (×0.5 wide, 32 px, memory)': []}
+    old,new = recipes()
+    path = dataset_path(old.data)
+    ips = {'previous (488e30d: bs 32, items collated)': [], 'fast (tensor batches, channels-last)': []}
     for _ in range(a.repeats):
-        for (name,ts),R in zip(times.items(), (old, new)): ts.append(steps_per_second(R, path, a.batches))
-    ips = {k: a.batches*new.bs/statistics.median(v) for k,v in times.items()}
-    for k,v in ips.items(): print(f'{k:32} {v:7.0f} images/s (median of {a.repeats})')
-    (o,n) = ips.values()
-    print(f'ratio current/previous: {n/o:.2f}x images per second ({torch.get_num_threads()} threads)')
+        for ts,R in zip(ips.values(), (old, new)): ts.append(train_images_per_second(R, path, a.epochs))
+    for k,v in ips.items(): print(f'{k:44} {statistics.median(v):7.0f} images/s (median of {a.repeats}: {", ".join(f"{x:.0f}" for x in v)})')
+    o,n = (statistics.median(v) for v in ips.values())
+    print(f'ratio fast/previous: {n/o:.2f}x training images per second ({torch.get_num_threads()} threads)')
