@@ -12,7 +12,6 @@ __all__ = ['MIN_SIZE', 'MAX_EPOCHS', 'TEST_RECIPE_ENV', 'get_arch', 'Recipe', 'R
 import dataclasses, math, os, time
 from dataclasses import dataclass
 from fastai.vision.all import *
-from fastai.callback.channelslast import ChannelsLast
 
 # %% ../nbs/01_baseline.ipynb #f6532033
 def get_arch(arch):

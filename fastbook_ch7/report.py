@@ -46,15 +46,13 @@ def effects_table(rows, stages):
             if 'correct_ref' in b[0]:  # two predictions of one model, image by image: McNemar's test
                 m,boot = mcnemar_test(b[0]['correct_ref'], b[0]['correct']),paired_bootstrap(b[0]['correct_ref'], b[0]['correct'])
                 diff,se,p,test = m.diff,boot.se,m.p,'McNemar (paired)'
-                v = verdict(diff, se, p)
             elif min(len(a), len(b)) > 1:  # two trainings: the spread over their seeds (Welch's t-test)
                 d = difference([r['accuracy'] for r in a], [r['accuracy'] for r in b])
                 diff,se,p,test = d.diff,d.se,d.p,'seed spread (Welch t)'
-                v = verdict(diff, se, p)
             else:  # two trainings with one seed on a side: no uncertainty that includes seed luck, so no verdict
                 diff,se,p,test = np.mean([r['accuracy'] for r in b]) - np.mean([r['accuracy'] for r in a]),np.nan,np.nan,'one seed a side'
-                v = NO_VERDICT
-            lines.append(dict(stage=name, vs=ref, claim=st.claim, change=round(diff, 4), se=round(se, 4), p=p, test=test, verdict=v,
+            lines.append(dict(stage=name, vs=ref, claim=st.claim, change=round(diff, 4), se=round(se, 4), p=p, test=test,
+                              verdict=NO_VERDICT if test == 'one seed a side' else verdict(diff, se, p),
                               ece_change=round(np.mean([r['ece'] for r in b]) - np.mean([r['ece'] for r in a]), 4)))
     return pd.DataFrame(lines)
 
