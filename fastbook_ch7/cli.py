@@ -16,7 +16,7 @@ from fastai.torch_core import num_distrib, rank_distrib
 from .baseline import RecipeError, recipe
 from .data import DataError, DownloadError, dataset_path, find_bad_images, DATA_CHOICES
 from .ladder import STAGES, DEFAULT_STAGES, _rank0_first, run_ladder
-from .runfolder import LadderError
+from .runfolder import LadderError, check_writable
 from .train import check_out, train, train_plan
 
 # %% ../nbs/07c_cli.ipynb #2e9e1b31
@@ -106,7 +106,7 @@ def train_from_args(a, bars=False):
     if num_distrib() > 1: raise LadderError("fastbook_ch7 train runs in one process: start it without accelerate launch")
     flags = {f: getattr(a, f) for f in ('data', *(RECIPE_FLAGS[k][0] for k in TRAIN_FLAGS)) if getattr(a, f) is not None}
     P = train_plan(a.gpu, sizes=a.sizes, **flags)
-    check_out(a.out)
+    check_writable(*(check_out(a.out)/n for n in ('model.pth', 'metrics.json')))  # what `save_training` writes: refused now, not after the training
     if P.R.gpu and not torch.cuda.is_available(): print('warning: --gpu without a GPU: the full recipe will be very slow', file=sys.stderr)
     path,bad = _prepare_data(P.R, a.skip_bad_images)
     if bad: print(f'skipping {len(bad)} unreadable image(s)')

@@ -102,7 +102,7 @@ def test_damaged_records_are_trained_again(tmp_path, tiny_data):
     ok(baseline(tiny_data, out))
     for name,damage in DAMAGE.items():
         damage(out)
-        (out/'weights'/'.baseline.pth.killed.tmp').write_bytes(b'half a file')  # what a killed write leaves
+        (out/'weights'/'.fastbook_ch7-baseline.pth.123.killed.tmp').write_bytes(b'half a file')  # what a killed write leaves
         res = ok(baseline(tiny_data, out, in_process=True))
         said = [l for l in res.stdout.splitlines() if 'is damaged' in l]
         assert len(said) == 1 and said[0].startswith('[baseline]') and said[0].endswith('training it again'), (name, res.stdout[-1500:])
@@ -110,6 +110,86 @@ def test_damaged_records_are_trained_again(tmp_path, tiny_data):
         assert 'baseline' in (out/'results.md').read_text(), name
         assert not list(out.rglob('*.tmp')), name
         if (out/'weights'/'baseline.pth').is_dir(): pytest.fail('a folder in place of the weights was left there')
+
+def _said_damaged(res):
+    "The one line a run says about a damaged record it trains again"
+    said = [l for l in res.stdout.splitlines() if 'is damaged' in l]
+    assert len(said) == 1 and said[0].startswith('[baseline]') and said[0].endswith('training it again'), res.stdout[-1500:]
+    return said[0]
+
+def test_edited_record_is_trained_again(tmp_path, tiny_data):
+    "A record's rows changed by hand, its weights' checksum kept: its own checksum no longer matches, so it is not reused"
+    out = tmp_path/'out'
+    ok(baseline(tiny_data, out))
+    f = out/'records'/'baseline.json'
+    rec = json.loads(f.read_text())
+    rec['rows'][0]['accuracy'] = 0.99
+    f.write_text(json.dumps(rec, indent=1))
+    res = ok(baseline(tiny_data, out, in_process=True))
+    assert 'does not match its checksum' in _said_damaged(res) and '[baseline] already done' not in res.stdout
+    assert json.loads(f.read_text())['rows'][0]['accuracy'] != 0.99
+
+ROW_DAMAGE = {'train_time': lambda r: r.pop('train_time'), 'curve': lambda r: r.update(curve=[1]), 'n_valid': lambda r: r.update(n_valid=0)}
+
+def test_incomplete_rows_are_trained_again(tmp_path, tiny_data):
+    "Rows the report cannot use, in a record whose checksums match (as a faulty writer would leave it): trained again, no traceback"
+    from fastbook_ch7.runfolder import RunFolder
+    out = tmp_path/'out'
+    ok(baseline(tiny_data, out))
+    for field,damage in ROW_DAMAGE.items():
+        rows = json.loads((out/'records'/'baseline.json').read_text())['rows']
+        damage(rows[0])
+        RunFolder(out).save('baseline', rows)
+        res = ok(baseline(tiny_data, out, in_process=True))
+        assert 'row 1: ' in _said_damaged(res) and field in _said_damaged(res), (field, res.stdout[-1500:])
+        assert 'baseline' in (out/'results.md').read_text(), field
+
+def test_records_without_recipe_refused(tmp_path, tiny_data):
+    "recipe.json deleted: the records cannot be matched to a recipe, so another one's run is refused, not fed them"
+    out = tmp_path/'out'
+    ok(baseline(tiny_data, out))
+    (out/'recipe.json').unlink()
+    rec = (out/'records'/'baseline.json').read_text()
+    refused(baseline(tiny_data, out, '--mixup-alpha', '0.2', in_process=True), 'holds records but no recipe.json', 'choose another --out',
+            'delete it to start again')
+    assert (out/'records'/'baseline.json').read_text() == rec and not (out/'recipe.json').exists()
+
+def test_linked_lock_refused_and_its_target_kept(tmp_path, tiny_data):
+    out,mine = tmp_path/'out',tmp_path/'my_notes.txt'
+    mine.write_text('my notes'); out.mkdir(); (out/'.lock').symlink_to(mine)
+    res = refused(baseline(tiny_data, out, in_process=True), '.lock is a symbolic link', 'remove the link')
+    assert mine.read_text() == 'my notes' and 'train_loss' not in res.stdout
+
+def test_users_tmp_files_kept(tmp_path, tiny_data):
+    "A run removes the temporary files of its own killed writes only"
+    out = tmp_path/'out'; (out/'records').mkdir(parents=True)
+    (out/'.notes.tmp').write_text('mine'); (out/'records'/'.draft.tmp').write_text('mine too')
+    (out/'.fastbook_ch7-results.md.99.abc.tmp').write_text('half a file')
+    ok(baseline(tiny_data, out, in_process=True))
+    assert (out/'.notes.tmp').read_text() == 'mine' and (out/'records'/'.draft.tmp').read_text() == 'mine too'
+    assert not (out/'.fastbook_ch7-results.md.99.abc.tmp').exists()
+
+def test_linked_folders_refused(tmp_path, tiny_data):
+    "--out, records/ or weights/ a link (to another run's folder): refused, and that run's files are left as they were"
+    a = tmp_path/'a'
+    ok(baseline(tiny_data, a))
+    before = {p: p.read_bytes() for p in a.rglob('*') if p.is_file()}
+    for name in ('records', 'weights', None):
+        b = tmp_path/f'b_{name}'
+        if name: b.mkdir(); (b/name).symlink_to(a/name)
+        else: b.symlink_to(a)
+        refused(baseline(tiny_data, b, '--seed', '7', in_process=True), 'is a symbolic link', 'choose another --out')
+        assert {p: p.read_bytes() for p in a.rglob('*') if p.is_file()} == before, name
+
+def test_folder_where_results_go_refused_before_training(tmp_path, tiny_data):
+    "A folder in the place of weights/baseline.pth (run) or model.pth (train): one line before training, not a traceback after it"
+    out = tmp_path/'run'; (out/'weights'/'baseline.pth').mkdir(parents=True)
+    res = refused(baseline(tiny_data, out), 'baseline.pth is a folder', 'move it away')
+    assert 'train_loss' not in res.stdout and not (out/'records'/'baseline.json').exists()
+    out = tmp_path/'train'; (out/'model.pth').mkdir(parents=True)
+    res = refused(cli_in_process('train', '--data', tiny_data, *TINY[:1], '--bs', '16', '--epochs', '1', '--sizes', '16', '--out', out),
+                  'model.pth is a folder', 'move it away')
+    assert 'train_loss' not in res.stdout and not (out/'metrics.json').exists()
 
 def test_weights_are_plain_state_dicts_with_checksum(tmp_path, tiny_data):
     import hashlib, torch
